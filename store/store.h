@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store: the LMDB environment and schema of DESIGN.md, typed records, and one committer thread
+ * that gathers writes from many threads into one durable transaction (group commit).
+ *
+ * The environment is never opened with MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC: a write that
+ * returned SIGNET_OK is on disk. No LMDB handle or code leaves this module.
+ *
+ * Keys are big-endian so cursor order is useful: cert and revoked by (ca id, serial), expiry by
+ * (ca id, not-after, serial), audit by sequence.
+ */
+#ifndef SIGNET_STORE_H
+#define SIGNET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_SERIAL_MAX     20 /* octets: RFC 5280 4.1.2.2 */
+#define STORE_NAME_MAX       64 /* CA and profile names */
+#define STORE_DER_MAX        (64u * 1024u)
+
+struct store;
+struct store_txn; /* a write transaction, handed to a write function by the committer */
+
+struct store_options {
+    size_t map_size;        /* bytes; 0 = 1 GiB */
+    int read_only;          /* 1: no committer, reads only (web processes, cert list) */
+    unsigned batch_max;     /* writes gathered into one transaction at most; 0 = 256 */
+    unsigned batch_wait_us; /* how long the committer lingers for more writes; 0 = none */
+};
+
+/*
+ * Opens (creating when missing, unless read_only) the store in directory dir: checks the schema
+ * version (refusing a newer one), clears stale reader slots (mdb_reader_check), starts the
+ * committer. opts may be NULL. Errors: SIGNET_E_STORE, SIGNET_E_CONFIG (schema too new).
+ */
+enum signet_err store_open(const char *dir, const struct store_options *opts, struct store **out,
+                           char *detail);
+/* Drains and stops the committer, closes the environment. NULL-safe. */
+void store_close(struct store *st);
+
+/* ---- records ---- */
+
+enum store_ca_state { STORE_CA_ACTIVE = 1, STORE_CA_RETIRED = 2 };
+
+struct store_ca {
+    uint32_t id; /* assigned by store_txn_ca_put when 0 */
+    char name[STORE_NAME_MAX];
+    char parent[STORE_NAME_MAX]; /* "" for a root */
+    char key_uri[512];
+    enum store_ca_state state;
+    uint64_t crl_number;     /* last CRL number used */
+    unsigned char *cert_der; /* owned; may be NULL before the certificate exists */
+    size_t cert_len;
+};
+
+enum store_cert_state { STORE_CERT_PENDING = 1, STORE_CERT_ISSUED = 2, STORE_CERT_REVOKED = 3 };
+const char *store_cert_state_name(enum store_cert_state s);
+
+struct store_cert {
+    uint32_t ca_id;
+    unsigned char serial[STORE_SERIAL_MAX];
+    size_t serial_len;
+    enum store_cert_state state;
+    int64_t not_after; /* seconds since the epoch */
+    int64_t created;   /* when the PENDING record was written */
+    char profile[STORE_NAME_MAX];
+    char requester[128];
+    unsigned char *der; /* owned: TBS when pending, certificate otherwise */
+    size_t der_len;
+    int64_t revoked_at;      /* 0 unless revoked */
+    int reason;              /* RFC 5280 CRLReason, -1 when none */
+    int64_t invalidity_date; /* 0 when not given */
+};
+
+void store_ca_free(struct store_ca *ca);
+void store_cert_free(struct store_cert *c);
+
+/* ---- writes (through the committer) ---- */
+
+/*
+ * A write function runs inside the committer's current batch, in its own nested transaction:
+ * returning an error aborts only its own changes, and store_write returns that error. It must
+ * not block or call store_write.
+ */
+typedef enum signet_err (*store_write_fn)(struct store_txn *txn, void *arg, char *detail);
+
+/*
+ * Hands fn to the committer and returns once the batch that ran it is durable (fsync'd), with
+ * fn's result or the commit's. Many threads may call it at once; one fsync serves a batch.
+ * Errors: fn's own, SIGNET_E_STORE_FULL (map full: say how to grow it), SIGNET_E_STORE.
+ */
+enum signet_err store_write(struct store *st, store_write_fn fn, void *arg, char *detail);
+
+/* Writes a CA record; assigns ca->id when 0. A name already used by another id: SIGNET_E_EXISTS. */
+enum signet_err store_txn_ca_put(struct store_txn *txn, struct store_ca *ca, char *detail);
+/*
+ * Writes a certificate record (cert and expiry, and revoked when state is REVOKED).
+ * must_be_new: refuse with SIGNET_E_EXISTS when (ca, serial) exists (a serial is never reused).
+ * Otherwise the record replaces the existing one (PENDING -> ISSUED -> REVOKED).
+ */
+enum signet_err store_txn_cert_put(struct store_txn *txn, const struct store_cert *c,
+                                   int must_be_new, char *detail);
+/* Appends to the audit chain: sequence, time, actor, action, object, SHA-256 of the previous. */
+enum signet_err store_txn_audit(struct store_txn *txn, const char *actor, const char *action,
+                                const char *object, char *detail);
+enum signet_err store_txn_meta_put(struct store_txn *txn, const char *name, const void *val,
+                                   size_t len, char *detail);
+/* Reads within the write transaction (sees its own writes). */
+enum signet_err store_txn_cert_get(struct store_txn *txn, uint32_t ca_id,
+                                   const unsigned char *serial, size_t serial_len,
+                                   struct store_cert **out, char *detail);
+
+/* Convenience writes, each one store_write. */
+enum signet_err store_ca_put(struct store *st, struct store_ca *ca, char *detail);
+enum signet_err store_cert_put(struct store *st, const struct store_cert *c, int must_be_new,
+                               char *detail);
+
+/* ---- reads (a read transaction each; safe from any thread) ---- */
+
+enum signet_err store_ca_get(struct store *st, const char *name, struct store_ca **out,
+                             char *detail);
+/* All CAs, ordered by id. *out is an array of *out_n records; free with store_ca_list_free. */
+enum signet_err store_ca_list(struct store *st, struct store_ca **out, size_t *out_n, char *detail);
+void store_ca_list_free(struct store_ca *list, size_t n);
+
+enum signet_err store_cert_get(struct store *st, uint32_t ca_id, const unsigned char *serial,
+                               size_t serial_len, struct store_cert **out, char *detail);
+
+/* Called per record in serial order; return 0 to stop. The record is borrowed for the call. */
+typedef int (*store_cert_cb)(const struct store_cert *c, void *arg);
+/* Iterates a CA's certificates; state 0 = all states. */
+enum signet_err store_cert_iter(struct store *st, uint32_t ca_id, enum store_cert_state state,
+                                store_cert_cb cb, void *arg, char *detail);
+
+enum signet_err store_meta_get(struct store *st, const char *name, void *buf, size_t cap,
+                               size_t *out_len, char *detail);
+
+/* Walks the audit chain and checks every link. Returns SIGNET_OK and the entry count. */
+enum signet_err store_audit_verify(struct store *st, uint64_t *out_entries, char *detail);
+
+struct store_stats {
+    uint64_t commits;   /* durable transactions */
+    uint64_t writes;    /* write functions run */
+    uint64_t batch_max; /* largest batch so far */
+};
+void store_stats(struct store *st, struct store_stats *out);
+
+#endif
