@@ -21,6 +21,10 @@
 #define STORE_SERIAL_MAX     20 /* octets: RFC 5280 4.1.2.2 */
 #define STORE_NAME_MAX       64 /* CA and profile names */
 #define STORE_DER_MAX        (64u * 1024u)
+#define STORE_META_NAME_MAX  64            /* meta key names */
+#define STORE_META_VALUE_MAX (64u * 1024u) /* meta values */
+#define STORE_AUDIT_WORD_MAX 256           /* audit actor and action */
+#define STORE_AUDIT_TEXT_MAX (16u * 1024u) /* audit object (may hold a ceremony transcript) */
 
 struct store;
 struct store_txn; /* a write transaction, handed to a write function by the committer */
@@ -30,12 +34,16 @@ struct store_options {
     int read_only;          /* 1: no committer, reads only (web processes, cert list) */
     unsigned batch_max;     /* writes gathered into one transaction at most; 0 = 256 */
     unsigned batch_wait_us; /* how long the committer lingers for more writes; 0 = none */
+    unsigned lmdb_flags;    /* extra mdb_env_open flags (LMDB's MDB_* values), for tests and
+                               tuning; store_open refuses MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC,
+                               MDB_WRITEMAP and MDB_NOLOCK with SIGNET_E_CONFIG */
 };
 
 /*
  * Opens (creating when missing, unless read_only) the store in directory dir: checks the schema
  * version (refusing a newer one), clears stale reader slots (mdb_reader_check), starts the
- * committer. opts may be NULL. Errors: SIGNET_E_STORE, SIGNET_E_CONFIG (schema too new).
+ * committer. opts may be NULL. Errors: SIGNET_E_STORE, SIGNET_E_NOTFOUND (read_only and no store
+ * there), SIGNET_E_CONFIG (schema too new, or unsafe lmdb_flags).
  */
 enum signet_err store_open(const char *dir, const struct store_options *opts, struct store **out,
                            char *detail);
@@ -113,6 +121,13 @@ enum signet_err store_txn_meta_put(struct store_txn *txn, const char *name, cons
 enum signet_err store_txn_cert_get(struct store_txn *txn, uint32_t ca_id,
                                    const unsigned char *serial, size_t serial_len,
                                    struct store_cert **out, char *detail);
+/* A CA by name within the write transaction (e.g. to bump crl_number). SIGNET_E_NOTFOUND if none.
+ */
+enum signet_err store_txn_ca_get(struct store_txn *txn, const char *name, struct store_ca **out,
+                                 char *detail);
+/* A meta value within the write transaction; see store_meta_get. */
+enum signet_err store_txn_meta_get(struct store_txn *txn, const char *name, void *buf, size_t cap,
+                                   size_t *out_len, char *detail);
 
 /* Convenience writes, each one store_write. */
 enum signet_err store_ca_put(struct store *st, struct store_ca *ca, char *detail);
@@ -121,8 +136,10 @@ enum signet_err store_cert_put(struct store *st, const struct store_cert *c, int
 
 /* ---- reads (a read transaction each; safe from any thread) ---- */
 
+/* A CA by name, or by id. SIGNET_E_NOTFOUND when there is none. Free with store_ca_free. */
 enum signet_err store_ca_get(struct store *st, const char *name, struct store_ca **out,
                              char *detail);
+enum signet_err store_ca_get_id(struct store *st, uint32_t id, struct store_ca **out, char *detail);
 /* All CAs, ordered by id. *out is an array of *out_n records; free with store_ca_list_free. */
 enum signet_err store_ca_list(struct store *st, struct store_ca **out, size_t *out_n, char *detail);
 void store_ca_list_free(struct store_ca *list, size_t n);
@@ -136,16 +153,42 @@ typedef int (*store_cert_cb)(const struct store_cert *c, void *arg);
 enum signet_err store_cert_iter(struct store *st, uint32_t ca_id, enum store_cert_state state,
                                 store_cert_cb cb, void *arg, char *detail);
 
+/*
+ * Copies the value of name into buf. SIGNET_E_NOTFOUND when absent; SIGNET_E_USAGE when it does
+ * not fit in cap (*out_len then holds the size needed). Names starting with "store." are the
+ * store's own (schema version, audit head): readable here, refused by store_txn_meta_put.
+ */
 enum signet_err store_meta_get(struct store *st, const char *name, void *buf, size_t cap,
                                size_t *out_len, char *detail);
 
-/* Walks the audit chain and checks every link. Returns SIGNET_OK and the entry count. */
+struct store_audit_entry {
+    uint64_t seq;      /* 1, 2, 3, ... without gaps */
+    int64_t time;      /* seconds since the epoch */
+    const char *actor; /* borrowed for the callback, NUL-terminated */
+    const char *action;
+    const char *object;
+    unsigned char prev_hash[32]; /* SHA-256 of the previous entry's encoding; zero for the first */
+};
+/* Called per audit entry in sequence order; return 0 to stop. The entry is borrowed. */
+typedef int (*store_audit_cb)(const struct store_audit_entry *e, void *arg);
+/* Iterates the audit entries with seq >= from (1 = all). Does not verify: see below. */
+enum signet_err store_audit_iter(struct store *st, uint64_t from, store_audit_cb cb, void *arg,
+                                 char *detail);
+
+/*
+ * Walks the audit chain and checks every link: sequences start at 1 without gaps, every entry
+ * decodes, every entry's prev_hash is the SHA-256 of the previous entry's encoding, and the last
+ * entry matches the head recorded in meta (so removing the first, a middle or the last entries is
+ * seen). Returns SIGNET_OK and the entry count; SIGNET_E_INVALID naming the first bad entry.
+ */
 enum signet_err store_audit_verify(struct store *st, uint64_t *out_entries, char *detail);
 
 struct store_stats {
     uint64_t commits;   /* durable transactions */
     uint64_t writes;    /* write functions run */
     uint64_t batch_max; /* largest batch so far */
+    uint64_t map_size;  /* bytes of the map (the most the store can hold) */
+    uint64_t map_used;  /* bytes of the map in use (last page used times the page size) */
 };
 void store_stats(struct store *st, struct store_stats *out);
 
