@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ca: the CA registry (signet.conf [ca.NAME] sections joined with the store's ca records), the
+ * tokens of [token.NAME] sections, the issuance pipeline of DESIGN.md, and the operator's
+ * set-up operations (demo PKI, key generation, subordinate CAs, certificate import).
+ *
+ * Both programs call this: signetd opens a context with CA_OPEN_LOGIN_ONLINE and issues through
+ * ca_issue; the operator tool `signet` drives the rest. Nothing here knows HTTP.
+ *
+ * A context is safe to use from several threads for ca_issue, ca_health and the reads.
+ */
+#ifndef SIGNET_CA_H
+#define SIGNET_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "hsmbind.h"
+#include "policy.h"
+#include "store.h"
+
+#define CA_CSR_MAX  (64u * 1024u) /* bytes: a larger CSR is refused before parsing */
+#define CA_NAME_MAX 64            /* CA, token and profile names */
+
+struct ca_ctx;
+
+enum ca_open_flag {
+    /*
+     * Log in at open to every token of signet.conf that online CAs use: every [token.NAME]
+     * except [token.root] and except any whose pin is "quorum". The root token is never opened
+     * this way (signetd). Without this flag tokens are opened on first use.
+     */
+    CA_OPEN_LOGIN_ONLINE = 1u << 0,
+    /* Open the store read-only (listing commands); writes then fail with SIGNET_E_STORE. */
+    CA_OPEN_READ_ONLY = 1u << 1,
+};
+
+/*
+ * Reads signet.conf at conf_path ([signet] store, policies, public, softhsm2_conf; [token.*];
+ * [ca.*]), sets SOFTHSM2_CONF from softhsm2_conf (resolved against the configuration's
+ * directory) before any module is loaded, compiles every profile of the policies directory
+ * (a broken profile is refused with file:line), opens the store, and joins each [ca.NAME]
+ * with its store record (creating the record when the CA's certificate exists and the store is
+ * writable). PENDING records left by an interrupted issuance are kept: they are treated as
+ * possibly issued and their serials are never reused; the count is logged.
+ * Errors: SIGNET_E_CONFIG, SIGNET_E_NOTFOUND (no such file), SIGNET_E_STORE, SIGNET_E_PIN and
+ * SIGNET_E_HSM* (with CA_OPEN_LOGIN_ONLINE). On success *out is owned by the caller.
+ */
+enum signet_err ca_ctx_open(const char *conf_path, unsigned flags, struct ca_ctx **out,
+                            char *detail);
+/* Frees keys, tokens (wiping credentials), the store and the configuration. NULL-safe. */
+void ca_ctx_free(struct ca_ctx *ctx);
+/* The loaded configuration (for [daemon] and [client.*]). Borrowed; lives as long as ctx. */
+struct sg_conf *ca_ctx_conf(const struct ca_ctx *ctx);
+/* The open store. Borrowed. */
+struct store *ca_ctx_store(const struct ca_ctx *ctx);
+/* The compiled profiles. Borrowed. */
+const struct policy_set *ca_ctx_policies(const struct ca_ctx *ctx);
+
+/*
+ * Health: every token opened so far answers hsm_token_probe and the store is readable.
+ * Returns SIGNET_OK, or the first error with every failing part named in detail ("token
+ * signet-online: ...; store: ...").
+ */
+enum signet_err ca_health(struct ca_ctx *ctx, char *detail);
+
+/* ---- registry ---- */
+
+struct ca_info {
+    char name[CA_NAME_MAX];
+    char parent[CA_NAME_MAX]; /* "" for a root */
+    char key_uri[512];
+    char token[CA_NAME_MAX]; /* the [token.NAME] holding the key, "" when none matches */
+    char profiles[512];      /* as configured, comma-separated */
+    char subject[256];       /* one-line subject of its certificate, "" when none yet */
+    int64_t not_before;      /* 0 when no certificate yet */
+    int64_t not_after;
+    uint32_t store_id; /* 0 when the store has no record */
+    int has_cert;
+};
+
+/* The CAs of signet.conf in name order. Caller frees *out with free(). */
+enum signet_err ca_list(struct ca_ctx *ctx, struct ca_info **out, size_t *out_n, char *detail);
+/* 1 when the CA exists and lists the profile in its profiles key. */
+int ca_profile_allowed(struct ca_ctx *ctx, const char *ca, const char *profile);
+/*
+ * The CA's certificate as PEM; with chain, followed by its parents' up to the root.
+ * Caller frees *out. Errors: SIGNET_E_NOTFOUND.
+ */
+enum signet_err ca_cert_pem(struct ca_ctx *ctx, const char *ca, int chain, char **out,
+                            char *detail);
+
+/*
+ * Opens (once) the token of a [token.NAME] section, matched by section name or by token label,
+ * loading its credential. A refused PIN is tried exactly once and then reported with
+ * SIGNET_E_PIN; later calls repeat that error without trying again. Borrowed.
+ */
+enum signet_err ca_token(struct ca_ctx *ctx, const char *name, struct hsm_token **out,
+                         char *detail);
+
+/* ---- issuance ---- */
+
+struct ca_issue_request {
+    const unsigned char *csr; /* PEM or DER, at most CA_CSR_MAX bytes */
+    size_t csr_len;
+    const char *ca;        /* CA name */
+    const char *profile;   /* profile name; the CA must list it */
+    const char *requester; /* who asked ("cli:uid", "client:demo"), recorded and audited */
+};
+
+struct ca_issued {
+    char ca[CA_NAME_MAX];
+    char serial[2 * STORE_SERIAL_MAX + 1]; /* lowercase hex */
+    unsigned char *der;                    /* the certificate; owned */
+    size_t der_len;
+    int64_t not_after;
+};
+void ca_issued_free(struct ca_issued *r);
+
+/*
+ * The issuance pipeline (DESIGN.md): the CSR is size-bounded, parsed and its self-signature
+ * verified (proof of possession); its key is checked against the profile; the profile decides
+ * subject and SANs; the TBS gets a random positive serial (127 random bits), validity from the
+ * profile clamped to the issuer's notAfter, AKI/SKI, CDP/AIA from the CA's configuration and the
+ * profile's extension section only (nothing from the CSR's requested extensions); PENDING is
+ * recorded durably, the certificate is signed on the token and verified with the issuer's
+ * public key, ISSUED is recorded durably. A refused request writes nothing. A failure after
+ * PENDING leaves the PENDING record (possibly issued).
+ * Errors: SIGNET_E_BADCSR, SIGNET_E_BADKEY, SIGNET_E_POLICY, SIGNET_E_NOTFOUND (CA, profile),
+ * SIGNET_E_CONFIG, SIGNET_E_PIN, SIGNET_E_HSM*, SIGNET_E_STORE*, SIGNET_E_CRYPTO.
+ */
+enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
+                         struct ca_issued **out, char *detail);
+
+/* Reads a CSR file (PEM or DER), refusing one larger than CA_CSR_MAX. Caller frees *out. */
+enum signet_err ca_read_csr_file(const char *path, unsigned char **out, size_t *out_len,
+                                 char *detail);
+
+/* ---- certificates ---- */
+
+/* Iterates a CA's certificate records in serial order; state 0 = all. */
+enum signet_err ca_cert_iter(struct ca_ctx *ctx, const char *ca, enum store_cert_state state,
+                             store_cert_cb cb, void *arg, char *detail);
+/* One record by hex serial. Caller frees *out with store_cert_free. */
+enum signet_err ca_cert_get(struct ca_ctx *ctx, const char *ca, const char *serial_hex,
+                            struct store_cert **out, char *detail);
+
+/* ---- set-up (operator tool) ---- */
+
+/*
+ * Creates the demo PKI of SPEC.md in dir (created when missing; refused when it already holds
+ * a PKI): SoftHSM2 configuration and tokens signet-root and signet-online with random PINs and
+ * SO PINs (0600 files, never argv), signet.conf, the four profiles, a demo bearer token, the
+ * store, a self-signed ec:P-384 root (10 years) and issuing-1 (ec:P-256 on signet-online,
+ * 5 years, pathLen 0) signed by the root, and public/{root.crt,issuing-1.crt,chain.pem,crl/}.
+ */
+enum signet_err ca_demo_init(const char *dir, char *detail);
+
+/* Generates a key on a token (sensitive, never extractable). Writes its URI to uri_out. */
+enum signet_err ca_keygen(struct ca_ctx *ctx, const char *token, const char *label,
+                          enum hsm_key_type type, char *uri_out, size_t uri_cap, char *detail);
+
+struct ca_create_opts {
+    const char *name;     /* new CA's name: [ca.NAME] and the key's label */
+    const char *parent;   /* issuing CA; NULL or "" for a self-signed root */
+    const char *token;    /* [token.NAME] or label for the new key */
+    const char *type;     /* key type, e.g. "ec:P-256" */
+    const char *subject;  /* "CN=Issuing 2,O=Example" or "/CN=Issuing 2/O=Example" */
+    const char *csr_out;  /* where to write the CSR when the parent cannot sign now */
+    int64_t days;         /* validity; 0 = 10 years for a root, 5 years otherwise */
+    int pathlen;          /* pathLenConstraint; -1 = none */
+    const char *profiles; /* profiles it may issue; NULL = "tls-server, tls-client" */
+};
+
+enum ca_create_result { CA_CREATED_SIGNED = 1, CA_CREATED_CSR = 2 };
+
+/*
+ * Creates a CA: appends its [ca.NAME] section to signet.conf, generates its key on the token,
+ * then either signs its certificate with the parent (when the parent's token can be used now)
+ * or writes a CSR for a ceremony to csr_out. *out_result says which.
+ */
+enum signet_err ca_create(struct ca_ctx *ctx, const struct ca_create_opts *opts,
+                          enum ca_create_result *out_result, char *detail);
+
+/*
+ * Imports a CA's certificate (PEM or DER) after checking that its public key equals the CA's
+ * token key; writes it where [ca.NAME] cert points and into the store.
+ */
+enum signet_err ca_import_cert(struct ca_ctx *ctx, const char *name, const char *cert_path,
+                               char *detail);
+
+#endif

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The CA context: signet.conf read into tokens and CAs, profiles compiled, the store opened and
+ * joined with the configured CAs; tokens and keys opened on first use; health.
+ */
+#include "internal.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CA_CERT_FILE_MAX (256u * 1024u)
+
+static const char *def(const char *v, const char *fallback)
+{
+    return v ? v : fallback;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+X509 *ca_load_cert_file(const char *path, char *detail)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    X509 *x = NULL;
+    BIO *b = NULL;
+
+    if (sg_read_file(path, CA_CERT_FILE_MAX, &buf, &len, detail) != SIGNET_OK)
+        return NULL;
+    if ((b = BIO_new_mem_buf(buf, (int)len)) != NULL)
+        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (x == NULL) {
+        const unsigned char *p = buf;
+        x = d2i_X509(NULL, &p, (long)len);
+    }
+    if (x == NULL)
+        sg_detail(detail, "%s: not a certificate (PEM or DER)", path);
+    ERR_clear_error();
+    BIO_free(b);
+    free(buf);
+    return x;
+}
+
+void ca_uri_token(const char *uri, char *out, size_t cap)
+{
+    const char *p = strstr(uri, "token=");
+    size_t n = 0;
+
+    out[0] = 0;
+    if (p == NULL || (p != uri + 7 && p[-1] != ';' && p[-1] != ':'))
+        return;
+    for (p += 6; *p && *p != ';' && *p != '?' && n + 1 < cap; p++) {
+        if (*p == '%' && p[1] && p[2]) {
+            unsigned char c;
+            char hex[3] = {p[1], p[2], 0};
+            if (sg_hex_decode(hex, &c, 1) == 1) {
+                out[n++] = (char)c;
+                p += 2;
+                continue;
+            }
+        }
+        out[n++] = *p;
+    }
+    out[n] = 0;
+}
+
+/* Reads the [token.NAME] sections. */
+static enum signet_err load_tokens(struct ca_ctx *ctx, char *detail)
+{
+    char **names = NULL;
+    size_t n = sg_conf_sections(ctx->conf, "token.", &names);
+    enum signet_err rc = SIGNET_OK;
+
+    if ((ctx->tokens = calloc(n + 1, sizeof(*ctx->tokens))) == NULL)
+        rc = SIGNET_E_NOMEM;
+    for (size_t i = 0; rc == SIGNET_OK && i < n; i++) {
+        struct ca_token_ent *t = &ctx->tokens[ctx->ntokens++];
+        char sec[128];
+        const char *module, *label;
+        snprintf(sec, sizeof(sec), "token.%s", names[i]);
+        module = sg_conf_get(ctx->conf, sec, "module");
+        label = sg_conf_get(ctx->conf, sec, "token");
+        t->name = strdup(names[i]);
+        if (module == NULL || label == NULL) {
+            sg_detail(detail, "%s: [%s] needs module = PATH and token = LABEL",
+                      sg_conf_file(ctx->conf), sec);
+            rc = SIGNET_E_CONFIG;
+            break;
+        }
+        t->module = sg_conf_path(ctx->conf, module);
+        t->label = strdup(label);
+        t->pin = dup_or_null(sg_conf_get(ctx->conf, sec, "pin"));
+        t->init_reserved = dup_or_null(sg_conf_get(ctx->conf, sec, "init_reserved"));
+        if (t->name == NULL || t->module == NULL || t->label == NULL)
+            rc = SIGNET_E_NOMEM;
+    }
+    sg_strv_free(names);
+    return rc;
+}
+
+/* Reads one [ca.NAME] section into ca. */
+static enum signet_err load_ca(struct ca_ctx *ctx, const char *name, struct ca_ent *ca,
+                               char *detail)
+{
+    char sec[128], label[64];
+    const char *key, *cert;
+
+    snprintf(sec, sizeof(sec), "ca.%s", name);
+    key = sg_conf_get(ctx->conf, sec, "key");
+    cert = sg_conf_get(ctx->conf, sec, "cert");
+    ca->token = -1;
+    if ((ca->name = strdup(name)) == NULL)
+        return SIGNET_E_NOMEM;
+    if (key == NULL || cert == NULL || strlen(name) >= CA_NAME_MAX) {
+        sg_detail(detail, "%s: [%s] needs key = pkcs11:URI and cert = PATH (names under %d chars)",
+                  sg_conf_file(ctx->conf), sec, CA_NAME_MAX);
+        return SIGNET_E_CONFIG;
+    }
+    ca->key_uri = strdup(key);
+    ca->cert_path = sg_conf_path(ctx->conf, cert);
+    ca->parent = strdup(def(sg_conf_get(ctx->conf, sec, "parent"), ""));
+    ca->profiles = strdup(def(sg_conf_get(ctx->conf, sec, "profiles"), ""));
+    ca->crl_url = dup_or_null(sg_conf_get(ctx->conf, sec, "crl_url"));
+    ca->ocsp_url = dup_or_null(sg_conf_get(ctx->conf, sec, "ocsp_url"));
+    if (!ca->key_uri || !ca->cert_path || !ca->parent || !ca->profiles ||
+        (ca->profile_list = sg_split_list(ca->profiles, NULL)) == NULL)
+        return SIGNET_E_NOMEM;
+    ca_uri_token(ca->key_uri, label, sizeof(label));
+    for (size_t i = 0; i < ctx->ntokens; i++)
+        if (strcmp(ctx->tokens[i].label, label) == 0)
+            ca->token = (int)i;
+    if (access(ca->cert_path, F_OK) == 0 &&
+        (ca->cert = ca_load_cert_file(ca->cert_path, detail)) == NULL)
+        return SIGNET_E_CONFIG;
+    for (char **p = ca->profile_list; *p; p++) {
+        if (policy_set_get(ctx->policies, *p) == NULL) {
+            sg_detail(detail,
+                      "%s: [%s] profiles names '%s', which is not a file in the policies "
+                      "directory",
+                      sg_conf_file(ctx->conf), sec, *p);
+            return SIGNET_E_CONFIG;
+        }
+    }
+    return SIGNET_OK;
+}
+
+/* Joins each configured CA with its store record (creating it when the store is writable). */
+static enum signet_err join_store(struct ca_ctx *ctx, char *detail)
+{
+    enum signet_err rc;
+
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        struct ca_ent *ca = &ctx->cas[i];
+        struct store_ca *rec = NULL;
+        rc = store_ca_get(ctx->st, ca->name, &rec, detail);
+        if (rc == SIGNET_OK) {
+            ca->store_id = rec->id;
+            if (ca->cert == NULL && rec->cert_der != NULL) {
+                const unsigned char *p = rec->cert_der;
+                ca->cert = d2i_X509(NULL, &p, (long)rec->cert_len);
+            }
+            store_ca_free(rec);
+            continue;
+        }
+        if (rc != SIGNET_E_NOTFOUND)
+            return rc;
+        if (ca->cert != NULL && !(ctx->flags & CA_OPEN_READ_ONLY) &&
+            (rc = ca_store_ca(ctx, ca, detail)) != SIGNET_OK)
+            return rc;
+    }
+    return SIGNET_OK;
+}
+
+/* Counts PENDING records (possibly issued) and says so: they are never dropped or reused. */
+static int count_pending(const struct store_cert *c, void *arg)
+{
+    (void)c;
+    (*(size_t *)arg)++;
+    return 1;
+}
+
+static void report_pending(struct ca_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        size_t n = 0;
+        if (ctx->cas[i].store_id == 0)
+            continue;
+        store_cert_iter(ctx->st, ctx->cas[i].store_id, STORE_CERT_PENDING, count_pending, &n, NULL);
+        if (n > 0)
+            sg_log(SG_LOG_WARN,
+                   "CA %s: %zu PENDING record(s) from interrupted issuance; treated as possibly "
+                   "issued (serials never reused); see: signet cert list --ca %s --status pending",
+                   ctx->cas[i].name, n, ctx->cas[i].name);
+    }
+}
+
+/* [signet] paths, SOFTHSM2_CONF, profiles and the store. */
+static enum signet_err open_paths(struct ca_ctx *ctx, char *detail)
+{
+    const char *sh = sg_conf_get(ctx->conf, "signet", "softhsm2_conf");
+    char *p = NULL;
+    struct store_options so = {0};
+    enum signet_err rc;
+
+    if (sh != NULL) {
+        if ((p = sg_conf_path(ctx->conf, sh)) == NULL)
+            return SIGNET_E_NOMEM;
+        setenv("SOFTHSM2_CONF", p, 1);
+        free(p);
+    }
+    if ((p = sg_conf_path(ctx->conf,
+                          def(sg_conf_get(ctx->conf, "signet", "policies"), "policies"))) == NULL)
+        return SIGNET_E_NOMEM;
+    rc = policy_set_load(p, &ctx->policies, detail);
+    free(p);
+    if (rc != SIGNET_OK)
+        return rc;
+    if ((ctx->public_dir = sg_conf_path(
+             ctx->conf, def(sg_conf_get(ctx->conf, "signet", "public"), "public"))) == NULL)
+        return SIGNET_E_NOMEM;
+    if ((p = sg_conf_path(ctx->conf, def(sg_conf_get(ctx->conf, "signet", "store"), "store"))) ==
+        NULL)
+        return SIGNET_E_NOMEM;
+    so.read_only = (ctx->flags & CA_OPEN_READ_ONLY) != 0;
+    if (!so.read_only)
+        sg_mkdirs(p, 0700, NULL);
+    rc = store_open(p, &so, &ctx->st, detail);
+    free(p);
+    return rc;
+}
+
+/* Logs in to every token except the root's and any activated by quorum (signetd). */
+static enum signet_err login_online(struct ca_ctx *ctx, char *detail)
+{
+    for (size_t i = 0; i < ctx->ntokens; i++) {
+        struct hsm_token *tok;
+        enum signet_err rc;
+        if (strcmp(ctx->tokens[i].name, "root") == 0 ||
+            (ctx->tokens[i].pin && strcmp(ctx->tokens[i].pin, "quorum") == 0))
+            continue;
+        if ((rc = ca_token(ctx, ctx->tokens[i].name, &tok, detail)) != SIGNET_OK)
+            return rc;
+    }
+    return SIGNET_OK;
+}
+
+enum signet_err ca_ctx_open(const char *conf_path, unsigned flags, struct ca_ctx **out,
+                            char *detail)
+{
+    struct ca_ctx *ctx = NULL;
+    char **names = NULL;
+    size_t n;
+    enum signet_err rc = SIGNET_E_NOMEM;
+
+    *out = NULL;
+    if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+        goto out;
+    pthread_mutex_init(&ctx->lock, NULL);
+    ctx->flags = flags;
+    if ((rc = sg_conf_load(conf_path, &ctx->conf, detail)) != SIGNET_OK)
+        goto out;
+    if ((rc = open_paths(ctx, detail)) != SIGNET_OK || (rc = load_tokens(ctx, detail)) != SIGNET_OK)
+        goto out;
+    n = sg_conf_sections(ctx->conf, "ca.", &names);
+    rc = SIGNET_E_NOMEM;
+    if ((ctx->cas = calloc(n + 1, sizeof(*ctx->cas))) == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        ctx->ncas++;
+        if ((rc = load_ca(ctx, names[i], &ctx->cas[i], detail)) != SIGNET_OK)
+            goto out;
+    }
+    if ((rc = join_store(ctx, detail)) != SIGNET_OK)
+        goto out;
+    report_pending(ctx);
+    if ((flags & CA_OPEN_LOGIN_ONLINE) && (rc = login_online(ctx, detail)) != SIGNET_OK)
+        goto out;
+    *out = ctx;
+    ctx = NULL;
+    rc = SIGNET_OK;
+out:
+    if (rc == SIGNET_E_NOMEM)
+        sg_detail(detail, "%s: out of memory", conf_path);
+    sg_strv_free(names);
+    ca_ctx_free(ctx);
+    return rc;
+}
+
+void ca_ctx_free(struct ca_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        struct ca_ent *ca = &ctx->cas[i];
+        EVP_PKEY_free(ca->evp);
+        hsm_key_free(ca->key);
+        X509_free(ca->cert);
+        sg_strv_free(ca->profile_list);
+        free(ca->name);
+        free(ca->parent);
+        free(ca->key_uri);
+        free(ca->cert_path);
+        free(ca->profiles);
+        free(ca->crl_url);
+        free(ca->ocsp_url);
+    }
+    free(ctx->cas);
+    for (size_t i = 0; i < ctx->ntokens; i++) {
+        struct ca_token_ent *t = &ctx->tokens[i];
+        hsm_token_free(t->tok);
+        free(t->name);
+        free(t->module);
+        free(t->label);
+        free(t->pin);
+        free(t->init_reserved);
+    }
+    free(ctx->tokens);
+    for (int i = 0; i < HSM_KEY_TYPE_MAX; i++)
+        EVP_PKEY_free(ctx->throwaway[i]);
+    store_close(ctx->st);
+    policy_set_free(ctx->policies);
+    free(ctx->public_dir);
+    sg_conf_free(ctx->conf);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+struct sg_conf *ca_ctx_conf(const struct ca_ctx *ctx)
+{
+    return ctx->conf;
+}
+
+struct store *ca_ctx_store(const struct ca_ctx *ctx)
+{
+    return ctx->st;
+}
+
+const struct policy_set *ca_ctx_policies(const struct ca_ctx *ctx)
+{
+    return ctx->policies;
+}
+
+struct ca_ent *ca_ent_find(struct ca_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; name && i < ctx->ncas; i++)
+        if (strcmp(ctx->cas[i].name, name) == 0)
+            return &ctx->cas[i];
+    return NULL;
+}
+
+int ca_profile_allowed(struct ca_ctx *ctx, const char *ca, const char *profile)
+{
+    struct ca_ent *e = ca_ent_find(ctx, ca);
+
+    for (char **p = e ? e->profile_list : NULL; p && *p; p++)
+        if (strcmp(*p, profile) == 0)
+            return 1;
+    return 0;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ca: the context's fields and the helpers shared by its source files. */
+#ifndef SIGNET_CA_INTERNAL_H
+#define SIGNET_CA_INTERNAL_H
+
+#include <openssl/x509.h>
+#include <pthread.h>
+
+#include "ca.h"
+
+struct ca_token_ent {
+    char *name;   /* [token.NAME] */
+    char *module; /* PKCS#11 library */
+    char *label;  /* token label */
+    char *pin;    /* credential source specification (never the credential itself) */
+    char *init_reserved;
+    struct hsm_token *tok;               /* NULL until opened */
+    enum signet_err failed;              /* sticky failure (a refused PIN is not tried again) */
+    char fail_detail[SIGNET_DETAIL_MAX]; /* its message */
+};
+
+struct ca_ent {
+    char *name;
+    char *parent; /* "" for a root */
+    char *key_uri;
+    char *cert_path; /* resolved */
+    char *profiles;  /* as configured */
+    char **profile_list;
+    char *crl_url;  /* NULL when unset */
+    char *ocsp_url; /* NULL when unset */
+    int token;      /* index in ctx->tokens, -1 when none matches the URI */
+    X509 *cert;     /* NULL until the CA has a certificate */
+    uint32_t store_id;
+    struct hsm_key *key; /* found on first use */
+    EVP_PKEY *evp;       /* token-backed signing key */
+};
+
+struct ca_ctx {
+    struct sg_conf *conf;
+    unsigned flags;
+    struct store *st;
+    struct policy_set *policies;
+    char *public_dir;
+    struct ca_token_ent *tokens;
+    size_t ntokens;
+    struct ca_ent *cas;
+    size_t ncas;
+    pthread_mutex_t lock;                  /* tokens, keys, throwaway keys */
+    EVP_PKEY *throwaway[HSM_KEY_TYPE_MAX]; /* lint keys: same algorithm, never trusted */
+};
+
+/* The CA entry named name, or NULL. */
+struct ca_ent *ca_ent_find(struct ca_ctx *ctx, const char *name);
+/*
+ * The CA's token-backed key, found and checked against its certificate on first use (under
+ * the lock). Borrowed.
+ */
+enum signet_err ca_ent_key(struct ca_ctx *ctx, struct ca_ent *ca, EVP_PKEY **out, char *detail);
+/* Same, the hsm_key (for CSRs and public-key comparison). */
+enum signet_err ca_ent_hsm_key(struct ca_ctx *ctx, struct ca_ent *ca, struct hsm_key **out,
+                               char *detail);
+/* The token label named in a pkcs11: URI into out ("" when none). */
+void ca_uri_token(const char *uri, char *out, size_t cap);
+/* The digest to sign with for a key (NULL for Ed25519). */
+const EVP_MD *ca_sign_md(EVP_PKEY *key);
+
+/* Builds, signs and verifies a CA certificate (self-signed when issuer is NULL). */
+struct ca_cert_params {
+    const X509_NAME *subject;
+    EVP_PKEY *subject_pub;
+    X509 *issuer;       /* NULL: self-signed */
+    EVP_PKEY *sign_key; /* the issuer's (or own) token key */
+    int64_t days;
+    int pathlen; /* -1 none */
+};
+enum signet_err ca_build_ca_cert(const struct ca_cert_params *cp, X509 **out, char *detail);
+
+/* Fresh serial: 16 bytes, top bit clear, first octet nonzero (127 random bits). */
+int ca_new_serial(unsigned char serial[16]);
+/* SKI per RFC 5280 4.2.1.2 method 1 (SHA-1 of the subjectPublicKey bits). 1 = ok. */
+int ca_add_ski_aki(X509 *cert, X509 *issuer);
+
+/* Parses "CN=a,O=b" or "/CN=a/O=b" into a name. NULL on error. */
+X509_NAME *ca_parse_dn(const char *dn);
+
+/* Writes a certificate as PEM to path (0644, atomically). */
+enum signet_err ca_write_cert(const char *path, X509 *cert, char *detail);
+/* Stores the CA record (creating it when new) with its certificate. */
+enum signet_err ca_store_ca(struct ca_ctx *ctx, struct ca_ent *ca, char *detail);
+/* Appends an audit entry in its own durable write. */
+enum signet_err ca_audit(struct ca_ctx *ctx, const char *actor, const char *action,
+                         const char *object, char *detail);
+
+/* Reads a certificate file (PEM or DER). NULL with detail on failure. */
+X509 *ca_load_cert_file(const char *path, char *detail);
+
+#endif

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The issuance pipeline of DESIGN.md: CSR -> proof of possession -> key and policy -> TBS ->
+ * lint signature with a throwaway key -> PENDING (durable) -> token signature, verified ->
+ * ISSUED (durable).
+ */
+#include "internal.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERIAL_LEN   16 /* octets: 127 random bits, well over RFC 5280's 20-octet bound */
+#define SERIAL_TRIES 4  /* fresh serials to try if one already exists (never expected) */
+
+/*
+ * Parses a CSR (PEM or DER, whole input consumed) and verifies its self-signature: the proof
+ * that the requester holds the private key. Returns SIGNET_OK or SIGNET_E_BADCSR.
+ */
+static enum signet_err parse_csr(const unsigned char *buf, size_t len, X509_REQ **out, char *detail)
+{
+    X509_REQ *req = NULL;
+    EVP_PKEY *pub;
+
+    *out = NULL;
+    if (len == 0 || len > CA_CSR_MAX) {
+        sg_detail(detail, "CSR: %zu bytes; a CSR is 1 to %u bytes", len, CA_CSR_MAX);
+        return SIGNET_E_BADCSR;
+    }
+    if (len > 11 && memcmp(buf, "-----BEGIN ", 11) == 0) {
+        BIO *b = BIO_new_mem_buf(buf, (int)len);
+        req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    } else {
+        const unsigned char *p = buf;
+        req = d2i_X509_REQ(NULL, &p, (long)len);
+        if (req != NULL && p != buf + len) {
+            X509_REQ_free(req);
+            req = NULL;
+        }
+    }
+    ERR_clear_error();
+    if (req == NULL) {
+        sg_detail(detail, "CSR: not a PKCS#10 certificate request (PEM or DER); make one with "
+                          "`openssl req -new`");
+        return SIGNET_E_BADCSR;
+    }
+    if ((pub = X509_REQ_get0_pubkey(req)) == NULL) {
+        sg_detail(detail, "CSR: its public key does not parse");
+        X509_REQ_free(req);
+        ERR_clear_error();
+        return SIGNET_E_BADCSR;
+    }
+    if (X509_REQ_verify(req, pub) != 1) {
+        sg_detail(detail, "CSR: its signature does not verify with its own public key (no proof "
+                          "of possession, RFC 2986); make the CSR again");
+        X509_REQ_free(req);
+        ERR_clear_error();
+        return SIGNET_E_BADCSR;
+    }
+    *out = req;
+    return SIGNET_OK;
+}
+
+int ca_new_serial(unsigned char serial[SERIAL_LEN])
+{
+    do {
+        if (RAND_priv_bytes(serial, SERIAL_LEN) != 1)
+            return 0;
+        serial[0] &= 0x7f;    /* positive (RFC 5280 4.1.2.2) */
+    } while (serial[0] == 0); /* no leading zero octet: the DER stays SERIAL_LEN octets */
+    return 1;
+}
+
+const EVP_MD *ca_sign_md(EVP_PKEY *key)
+{
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_ED25519:
+        return NULL;
+    case EVP_PKEY_EC:
+        return EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256();
+    default:
+        return EVP_sha256();
+    }
+}
+
+/* Sets the serial from octets. 1 = ok. */
+static int set_serial(X509 *x, const unsigned char *serial, size_t len)
+{
+    BIGNUM *bn = BN_bin2bn(serial, (int)len, NULL);
+    ASN1_INTEGER *ai = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+    int ok = ai && X509_set_serialNumber(x, ai);
+
+    ASN1_INTEGER_free(ai);
+    BN_free(bn);
+    return ok;
+}
+
+/* Seconds since the epoch of an ASN1_TIME (0 on error). */
+static int64_t asn1_secs(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    return t && ASN1_TIME_to_tm(t, &tm) ? (int64_t)timegm(&tm) : 0;
+}
+
+/*
+ * Validity: from now for the requested seconds, never past the issuer's notAfter (RFC 5280
+ * 6.1.3 would reject a path through an expired issuer). Refused when the issuer is not valid now.
+ */
+static enum signet_err set_validity(X509 *x, X509 *issuer, int64_t secs, int64_t *out_not_after,
+                                    char *detail)
+{
+    int64_t now = sg_now(), end = now + secs;
+
+    if (issuer != NULL) {
+        int64_t inb = asn1_secs(X509_get0_notBefore(issuer));
+        int64_t ina = asn1_secs(X509_get0_notAfter(issuer));
+        if (now < inb || now >= ina) {
+            char name[256];
+            X509_NAME_oneline(X509_get_subject_name(issuer), name, sizeof(name));
+            sg_detail(detail, "issuer %s: its certificate is not valid now; renew the CA", name);
+            return SIGNET_E_POLICY;
+        }
+        if (end > ina)
+            end = ina;
+    }
+    if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)now) ||
+        !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)end))
+        return SIGNET_E_CRYPTO;
+    *out_not_after = end;
+    return SIGNET_OK;
+}
+
+int ca_add_ski_aki(X509 *cert, X509 *issuer)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+    const ASN1_OCTET_STRING *iss_ski = NULL;
+    int ok = 0;
+
+    if (ski == NULL || akid == NULL)
+        goto out;
+    /* RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value */
+    if (!X509_pubkey_digest(cert, EVP_sha1(), md, &mdlen) ||
+        !ASN1_OCTET_STRING_set(ski, md, (int)mdlen))
+        goto out;
+    if (!X509_add1_ext_i2d(cert, NID_subject_key_identifier, ski, 0, X509V3_ADD_REPLACE))
+        goto out;
+    if (issuer != NULL)
+        iss_ski = X509_get0_subject_key_id(issuer);
+    if (issuer != NULL && iss_ski == NULL) {
+        if (!X509_pubkey_digest(issuer, EVP_sha1(), md, &mdlen))
+            goto out;
+    }
+    if ((akid->keyid = iss_ski ? ASN1_OCTET_STRING_dup(iss_ski) : ASN1_OCTET_STRING_new()) == NULL)
+        goto out;
+    if (iss_ski == NULL && !ASN1_OCTET_STRING_set(akid->keyid, md, (int)mdlen))
+        goto out;
+    ok = X509_add1_ext_i2d(cert, NID_authority_key_identifier, akid, 0, X509V3_ADD_REPLACE);
+out:
+    ASN1_OCTET_STRING_free(ski);
+    AUTHORITY_KEYID_free(akid);
+    return ok;
+}
+
+/* CDP and AIA (OCSP) from the CA's configuration, when set. 1 = ok. */
+static int add_urls(X509 *x, const struct ca_ent *ca)
+{
+    char v[600];
+    X509_EXTENSION *e;
+
+    if (ca->crl_url) {
+        snprintf(v, sizeof(v), "URI:%s", ca->crl_url);
+        if ((e = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, v)) == NULL)
+            return 0;
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    if (ca->ocsp_url) {
+        snprintf(v, sizeof(v), "OCSP;URI:%s", ca->ocsp_url);
+        if ((e = X509V3_EXT_conf_nid(NULL, NULL, NID_info_access, v)) == NULL)
+            return 0;
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    return 1;
+}
+
+/*
+ * A throwaway key with the same signature algorithm as pub, made once per context. Signing the
+ * TBS with it first fills the signature AlgorithmIdentifiers exactly as the token signature
+ * will, and shows the TBS encodes, before anything is recorded.
+ */
+static EVP_PKEY *throwaway(struct ca_ctx *ctx, EVP_PKEY *pub)
+{
+    int id = EVP_PKEY_get_base_id(pub);
+    int slot = id == EVP_PKEY_ED25519         ? HSM_KEY_ED25519
+               : id == EVP_PKEY_RSA           ? HSM_KEY_RSA_2048
+               : EVP_PKEY_get_bits(pub) > 256 ? HSM_KEY_EC_P384
+                                              : HSM_KEY_EC_P256;
+    EVP_PKEY *k;
+
+    pthread_mutex_lock(&ctx->lock);
+    if ((k = ctx->throwaway[slot]) == NULL) {
+        if (slot == HSM_KEY_ED25519)
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        else if (slot == HSM_KEY_RSA_2048)
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        else
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", slot == HSM_KEY_EC_P384 ? "P-384" : "P-256");
+        ctx->throwaway[slot] = k;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return k;
+}
+
+/* Builds the TBS for a leaf from the decision. Caller frees *out. */
+static enum signet_err build_tbs(struct ca_ent *ca, const struct policy_profile *prof,
+                                 X509_REQ *req, const struct policy_decision *dec, X509 **out,
+                                 int64_t *out_not_after, char *detail)
+{
+    X509 *x = X509_new();
+    const X509_NAME *subj = policy_decision_subject(dec);
+    const GENERAL_NAMES *sans = policy_decision_sans(dec);
+    int empty = X509_NAME_entry_count(subj) == 0;
+    enum signet_err rc = SIGNET_E_CRYPTO;
+
+    *out = NULL;
+    if (empty && sk_GENERAL_NAME_num(sans) <= 0) {
+        sg_detail(detail,
+                  "policy %s: the certificate would name nobody: give a subject "
+                  "attribute or a SAN the profile allows",
+                  policy_profile_name(prof));
+        rc = SIGNET_E_POLICY;
+        goto out;
+    }
+    if (x == NULL || !X509_set_version(x, X509_VERSION_3) ||
+        !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+        !X509_set_subject_name(x, subj) || !X509_set_pubkey(x, X509_REQ_get0_pubkey(req)))
+        goto out;
+    if ((rc = set_validity(x, ca->cert, policy_profile_validity(prof), out_not_after, detail)) !=
+        SIGNET_OK)
+        goto out;
+    rc = SIGNET_E_CRYPTO;
+    if (!policy_add_extensions(prof, x))
+        goto out;
+    /* RFC 5280 4.2.1.6: with an empty subject the SAN extension is critical */
+    if (sans != NULL &&
+        !X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)sans, empty, X509V3_ADD_REPLACE))
+        goto out;
+    if (!ca_add_ski_aki(x, ca->cert) || !add_urls(x, ca))
+        goto out;
+    *out = x;
+    x = NULL;
+    rc = SIGNET_OK;
+out:
+    if (rc == SIGNET_E_CRYPTO) {
+        sg_detail(detail, "CA %s: cannot build the certificate", ca->name);
+        sg_detail_openssl(detail);
+    }
+    X509_free(x);
+    return rc;
+}
+
+/* Sets a fresh serial and lint-signs; writes the TBS DER to *tbs. */
+static enum signet_err serial_and_tbs(struct ca_ctx *ctx, struct ca_ent *ca, X509 *x,
+                                      unsigned char serial[SERIAL_LEN], unsigned char **tbs,
+                                      int *tbs_len, char *detail)
+{
+    EVP_PKEY *issuer_pub = X509_get0_pubkey(ca->cert);
+    EVP_PKEY *lint = throwaway(ctx, issuer_pub);
+
+    *tbs = NULL;
+    if (!ca_new_serial(serial) || !set_serial(x, serial, SERIAL_LEN) || lint == NULL ||
+        X509_sign(x, lint, ca_sign_md(issuer_pub)) <= 0 ||
+        (*tbs_len = i2d_re_X509_tbs(x, tbs)) <= 0) {
+        sg_detail(detail, "CA %s: the certificate does not encode", ca->name);
+        sg_detail_openssl(detail);
+        return SIGNET_E_LINT;
+    }
+    return SIGNET_OK;
+}
+
+struct rec_arg {
+    struct store_cert *c;
+    int must_be_new;
+    const char *action;
+    const char *object;
+};
+
+static enum signet_err rec_fn(struct store_txn *txn, void *arg, char *detail)
+{
+    struct rec_arg *a = arg;
+    enum signet_err rc = store_txn_cert_put(txn, a->c, a->must_be_new, detail);
+
+    if (rc == SIGNET_OK)
+        rc = store_txn_audit(txn, a->c->requester, a->action, a->object, detail);
+    return rc;
+}
+
+/* Records PENDING {serial, TBS}; a serial that exists gets a fresh one (never reused). */
+static enum signet_err record_pending(struct ca_ctx *ctx, struct ca_ent *ca, X509 *x,
+                                      struct store_cert *c, char *object, size_t objcap,
+                                      char *detail)
+{
+    enum signet_err rc = SIGNET_E_EXISTS;
+    unsigned char *tbs = NULL;
+    int tbs_len = 0;
+
+    for (int i = 0; i < SERIAL_TRIES && rc == SIGNET_E_EXISTS; i++) {
+        char hex[2 * SERIAL_LEN + 1];
+        struct rec_arg a = {c, 1, "issue-pending", object};
+        OPENSSL_free(tbs);
+        if ((rc = serial_and_tbs(ctx, ca, x, c->serial, &tbs, &tbs_len, detail)) != SIGNET_OK)
+            break;
+        c->serial_len = SERIAL_LEN;
+        c->der = tbs;
+        c->der_len = (size_t)tbs_len;
+        sg_hex_encode(c->serial, SERIAL_LEN, hex);
+        snprintf(object, objcap, "%s/%s", ca->name, hex);
+        rc = store_write(ctx->st, rec_fn, &a, detail);
+    }
+    c->der = NULL;
+    OPENSSL_free(tbs);
+    return rc;
+}
+
+/* Signs on the token, verifies, records ISSUED. The PENDING record stays if any step fails. */
+static enum signet_err sign_and_record(struct ca_ctx *ctx, struct ca_ent *ca, EVP_PKEY *key,
+                                       X509 *x, struct store_cert *c, const char *object,
+                                       unsigned char **out_der, int *out_len, char *detail)
+{
+    EVP_PKEY *issuer_pub = X509_get0_pubkey(ca->cert);
+    struct rec_arg a = {c, 0, "issue", object};
+    enum signet_err rc;
+
+    *out_der = NULL;
+    if (X509_sign(x, key, ca_sign_md(issuer_pub)) <= 0) {
+        sg_detail(detail, "CA %s: signing %s on the token failed", ca->name, object);
+        sg_detail_openssl(detail);
+        return SIGNET_E_HSM;
+    }
+    if (X509_verify(x, issuer_pub) != 1) {
+        sg_detail(detail, "CA %s: the token's signature on %s does not verify; not issued",
+                  ca->name, object);
+        ERR_clear_error();
+        return SIGNET_E_HSM;
+    }
+    if ((*out_len = i2d_X509(x, out_der)) <= 0) {
+        sg_detail(detail, "CA %s: cannot encode %s", ca->name, object);
+        return SIGNET_E_CRYPTO;
+    }
+    c->state = STORE_CERT_ISSUED;
+    c->der = *out_der;
+    c->der_len = (size_t)*out_len;
+    rc = store_write(ctx->st, rec_fn, &a, detail);
+    c->der = NULL;
+    return rc;
+}
+
+/* Finds CA and profile and checks the CA may issue it. */
+static enum signet_err lookup(struct ca_ctx *ctx, const struct ca_issue_request *req,
+                              struct ca_ent **ca, const struct policy_profile **prof, char *detail)
+{
+    if ((*ca = ca_ent_find(ctx, req->ca)) == NULL) {
+        sg_detail(detail, "CA %s: no such CA; see `signet ca list`", req->ca ? req->ca : "(none)");
+        return SIGNET_E_NOTFOUND;
+    }
+    if ((*prof = policy_set_get(ctx->policies, req->profile ? req->profile : "")) == NULL) {
+        sg_detail(detail, "profile %s: no such profile in the policies directory",
+                  req->profile ? req->profile : "(none)");
+        return SIGNET_E_NOTFOUND;
+    }
+    if (!ca_profile_allowed(ctx, req->ca, req->profile)) {
+        sg_detail(detail, "CA %s does not issue profile %s (its profiles: %s)", req->ca,
+                  req->profile, (*ca)->profiles);
+        return SIGNET_E_POLICY;
+    }
+    if ((*ca)->cert == NULL || (*ca)->store_id == 0) {
+        sg_detail(detail, "CA %s: has no certificate yet; import it with `signet ca import-cert`",
+                  req->ca);
+        return SIGNET_E_CONFIG;
+    }
+    return SIGNET_OK;
+}
+
+enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
+                         struct ca_issued **out, char *detail)
+{
+    struct ca_ent *ca = NULL;
+    const struct policy_profile *prof = NULL;
+    X509_REQ *csr = NULL;
+    struct policy_decision *dec = NULL;
+    X509 *x = NULL;
+    EVP_PKEY *key = NULL;
+    struct store_cert c;
+    struct ca_issued *r = NULL;
+    unsigned char *der = NULL;
+    int der_len = 0;
+    char object[CA_NAME_MAX + 2 * SERIAL_LEN + 2] = "";
+    enum signet_err rc;
+
+    *out = NULL;
+    memset(&c, 0, sizeof(c));
+    if ((rc = lookup(ctx, req, &ca, &prof, detail)) != SIGNET_OK ||
+        (rc = parse_csr(req->csr, req->csr_len, &csr, detail)) != SIGNET_OK ||
+        (rc = policy_evaluate(prof, csr, &dec, detail)) != SIGNET_OK)
+        goto out;
+    if (!policy_decision_allowed(dec)) {
+        rc = policy_decision_err(dec);
+        sg_detail(detail, "profile %s refuses the request: %s", policy_profile_name(prof),
+                  policy_decision_error(dec));
+        goto out;
+    }
+    /* the token before anything is recorded: a missing token or refused PIN writes nothing */
+    if ((rc = ca_ent_key(ctx, ca, &key, detail)) != SIGNET_OK ||
+        (rc = build_tbs(ca, prof, csr, dec, &x, &c.not_after, detail)) != SIGNET_OK)
+        goto out;
+    c.ca_id = ca->store_id;
+    c.state = STORE_CERT_PENDING;
+    c.created = sg_now();
+    c.reason = -1;
+    snprintf(c.profile, sizeof(c.profile), "%s", policy_profile_name(prof));
+    snprintf(c.requester, sizeof(c.requester), "%s", req->requester ? req->requester : "cli");
+    if ((rc = record_pending(ctx, ca, x, &c, object, sizeof(object), detail)) != SIGNET_OK)
+        goto out;
+    if ((rc = sign_and_record(ctx, ca, key, x, &c, object, &der, &der_len, detail)) != SIGNET_OK) {
+        sg_log(SG_LOG_ERR,
+               "issuance of %s stopped after PENDING; the record stays (possibly "
+               "issued)",
+               object);
+        goto out;
+    }
+    rc = SIGNET_E_NOMEM;
+    if ((r = calloc(1, sizeof(*r))) == NULL || (r->der = malloc((size_t)der_len)) == NULL)
+        goto out;
+    memcpy(r->der, der, (size_t)der_len);
+    r->der_len = (size_t)der_len;
+    r->not_after = c.not_after;
+    snprintf(r->ca, sizeof(r->ca), "%s", ca->name);
+    sg_hex_encode(c.serial, c.serial_len, r->serial);
+    *out = r;
+    r = NULL;
+    rc = SIGNET_OK;
+out:
+    if (rc == SIGNET_E_NOMEM)
+        sg_detail(detail, "issuance: out of memory");
+    ca_issued_free(r);
+    OPENSSL_free(der);
+    X509_free(x);
+    policy_decision_free(dec);
+    X509_REQ_free(csr);
+    return rc;
+}
