@@ -31,7 +31,8 @@ static const char *const db_names[STORE_DB_MAX] = {
 enum signet_err store_lmdb_err(struct store *st, int rc, const char *what, char *detail)
 {
     MDB_envinfo info;
-    size_t mib = 0;
+    size_t size = 0;
+    const char *unit = NULL;
 
     switch (rc) {
     case MDB_SUCCESS:
@@ -40,11 +41,12 @@ enum signet_err store_lmdb_err(struct store *st, int rc, const char *what, char 
         memset(&info, 0, sizeof(info));
         if (st != NULL && st->env != NULL)
             mdb_env_info(st->env, &info);
-        mib = info.me_mapsize / MIB;
+        size = info.me_mapsize >= MIB ? info.me_mapsize / MIB : info.me_mapsize / 1024;
+        unit = info.me_mapsize >= MIB ? "MiB" : "KiB";
         sg_detail(detail,
-                  "%s: the store %s is full at %zu MiB; set a larger map in signet.conf, "
-                  "[signet] store_map_size = %zu (%zu MiB), and restart",
-                  what, st ? st->dir : "", mib, info.me_mapsize * 2, mib * 2);
+                  "%s: the store %s is full at %zu %s; set a larger map in signet.conf, "
+                  "[signet] store_map_size = %zu (twice the size), and restart",
+                  what, st ? st->dir : "", size, unit, info.me_mapsize * 2);
         return SIGNET_E_STORE_FULL;
     case MDB_NOTFOUND:
         sg_detail(detail, "%s: not found", what);
