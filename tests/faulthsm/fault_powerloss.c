@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fault_powerloss: the HSM loses power (C_Finalize + C_Initialize of the real module: every
+ * session and handle is gone, sessions start logged out, handle numbers restart). Signing
+ * recovers by itself (new sessions, re-login with the kept PIN, keys found again) and every
+ * signature verifies with the right key's public key, also when the old handle numbers now name
+ * another key. Driven by call counts, not sleeps.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "faultfix.h"
+
+#define ROUNDS 6
+
+struct state {
+    struct faultfix fx;
+    struct hsm_token *tok;
+    struct hsm_key *a, *b;
+};
+
+static int setup(void **st)
+{
+    static struct state s;
+    char detail[SIGNET_DETAIL_MAX] = "";
+
+    if (!faultfix_setup(&s.fx))
+        return -1;
+    if (faultfix_open(NULL, 2, &s.tok, detail) != SIGNET_OK ||
+        hsm_keygen(s.tok, "loss-a", HSM_KEY_EC_P256, 0, &s.a, detail) != SIGNET_OK ||
+        hsm_keygen(s.tok, "loss-b", HSM_KEY_EC_P256, 0, &s.b, detail) != SIGNET_OK) {
+        fprintf(stderr, "setup: %s\n", detail);
+        return -1;
+    }
+    *st = &s;
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    struct state *s = *st;
+
+    hsm_key_free(s->a);
+    hsm_key_free(s->b);
+    hsm_token_free(s->tok);
+    faultfix_teardown(&s->fx);
+    return 0;
+}
+
+/* Signs message n with key; the signature must verify with that key's public key. */
+static void sign_ok(struct hsm_key *key, unsigned n)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    unsigned char sig[HSM_SIG_MAX];
+    size_t siglen = sizeof(sig);
+    enum signet_err rc = faultfix_sign(key, n, sig, &siglen, detail);
+
+    if (rc != SIGNET_OK)
+        fail_msg("%s: message %u: %s (%s)", hsm_key_label(key), n, signet_err_name(rc), detail);
+    if (!faultfix_verify(key, n, sig, siglen))
+        fail_msg("%s: message %u: the signature does not verify with its public key",
+                 hsm_key_label(key), n);
+}
+
+static void test_powerloss_recovers(void **st)
+{
+    struct state *s = *st;
+    struct hsm_stats before, after;
+
+    sign_ok(s->a, 0);
+    sign_ok(s->b, 0);
+    hsm_token_stats(s->tok, &before);
+    s->fx.reset_counts();
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        /* alternate which key is used first, so the restarted handle numbers get reassigned */
+        struct hsm_key *first = r % 2 == 0 ? s->b : s->a, *second = r % 2 == 0 ? s->a : s->b;
+
+        assert_true(faultfix_control(&s->fx, "powerloss\n"));
+        sign_ok(first, 10 + r);
+        assert_int_equal(s->fx.powerlosses(), r + 1);
+        sign_ok(second, 10 + r);
+        for (unsigned i = 0; i < 10; i++)
+            sign_ok(i % 2 ? s->a : s->b, 100 * r + i);
+    }
+    hsm_token_stats(s->tok, &after);
+    printf("# %d power losses: %lu C_Login, %lu C_OpenSession, %lu C_FindObjectsInit; "
+           "reconnects %llu, bad_sigs %llu\n",
+           ROUNDS, s->fx.calls("C_Login"), s->fx.calls("C_OpenSession"),
+           s->fx.calls("C_FindObjectsInit"),
+           (unsigned long long)(after.reconnects - before.reconnects),
+           (unsigned long long)(after.bad_sigs - before.bad_sigs));
+    assert_true(s->fx.calls("C_Login") >= ROUNDS); /* logged in again after each loss */
+    assert_true(after.reconnects - before.reconnects >= ROUNDS);
+    assert_true(after.logins - before.logins >= ROUNDS);
+    assert_int_equal(after.bad_sigs - before.bad_sigs, 0);
+    assert_int_equal(hsm_token_breaker(s->tok), HSM_BREAKER_CLOSED);
+}
+
+/* A power loss while a fault is also pending on the first re-login: still recovers. */
+static void test_powerloss_with_transient_relogin(void **st)
+{
+    struct state *s = *st;
+
+    s->fx.reset_counts();
+    assert_true(
+        faultfix_control(&s->fx, "powerloss\nfail C_OpenSession CKR_DEVICE_ERROR limit 1\n"));
+    sign_ok(s->a, 500);
+    sign_ok(s->b, 500);
+    assert_int_equal(s->fx.powerlosses(), 1);
+    assert_int_equal(s->fx.faults("C_OpenSession"), 1);
+    assert_true(faultfix_control(&s->fx, ""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_powerloss_recovers),
+        cmocka_unit_test(test_powerloss_with_transient_relogin),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
