@@ -108,24 +108,6 @@ static struct sp_key *sp_key_new(enum sp_kind kind)
     return key;
 }
 
-static void *sp_ec_new(void *provctx)
-{
-    (void)provctx;
-    return sp_key_new(SP_EC);
-}
-
-static void *sp_rsa_new(void *provctx)
-{
-    (void)provctx;
-    return sp_key_new(SP_RSA);
-}
-
-static void *sp_ed_new(void *provctx)
-{
-    (void)provctx;
-    return sp_key_new(SP_ED25519);
-}
-
 static void *sp_key_dup(const void *vsrc, int selection)
 {
     const struct sp_key *src = vsrc;
@@ -209,8 +191,8 @@ static int sp_key_import(void *vkey, int selection, const OSSL_PARAM params[])
     return 1;
 }
 
-static const OSSL_PARAM sp_import_params[] = {
-    OSSL_PARAM_octet_ptr(SP_KEY_PRM, NULL, 0),
+/* What import and export carry: the public key (hsm_key_evp's private parameter is not listed). */
+static const OSSL_PARAM sp_pub_params[] = {
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
     OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
@@ -221,7 +203,7 @@ static const OSSL_PARAM sp_import_params[] = {
 static const OSSL_PARAM *sp_key_import_types(int selection)
 {
     (void)selection;
-    return sp_import_params;
+    return sp_pub_params;
 }
 
 /* Export hands out the public part only; a request that includes the private part fails. */
@@ -246,19 +228,11 @@ static int sp_key_export(void *vkey, int selection, OSSL_CALLBACK *cb, void *cba
     return EVP_PKEY_export(key->pub, sel, cb, cbarg);
 }
 
-static const OSSL_PARAM sp_export_params[] = {
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
-    OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
-    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
-    OSSL_PARAM_END,
-};
-
 static const OSSL_PARAM *sp_key_export_types(int selection)
 {
     if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
         return NULL;
-    return sp_export_params;
+    return sp_pub_params;
 }
 
 static int sp_key_has(const void *vkey, int selection)
@@ -356,22 +330,17 @@ static const OSSL_PARAM *sp_key_gettable_params(void *provctx)
     return sp_gettable;
 }
 
-static const char *sp_ec_opname(int op)
-{
-    return op == OSSL_OP_SIGNATURE ? sp_sig_names[SP_EC] : NULL;
-}
-
-static const char *sp_rsa_opname(int op)
-{
-    return op == OSSL_OP_SIGNATURE ? sp_sig_names[SP_RSA] : NULL;
-}
-
-static const char *sp_ed_opname(int op)
-{
-    return op == OSSL_OP_SIGNATURE ? sp_sig_names[SP_ED25519] : NULL;
-}
-
-#define SP_KEYMGMT(pfx)                                                                            \
+/* Per key type: new, query_operation_name (our signature's name) and the dispatch table. */
+#define SP_KEYMGMT(pfx, kind)                                                                      \
+    static void *pfx##_new(void *provctx)                                                          \
+    {                                                                                              \
+        (void)provctx;                                                                             \
+        return sp_key_new(kind);                                                                   \
+    }                                                                                              \
+    static const char *pfx##_opname(int op)                                                        \
+    {                                                                                              \
+        return op == OSSL_OP_SIGNATURE ? sp_sig_names[kind] : NULL;                                \
+    }                                                                                              \
     static const OSSL_DISPATCH pfx##_keymgmt[] = {                                                 \
         {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))pfx##_new},                                        \
         {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))sp_key_free},                                     \
@@ -388,17 +357,16 @@ static const char *sp_ed_opname(int op)
         {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))pfx##_opname},                    \
         {0, NULL}}
 
-SP_KEYMGMT(sp_ec);
-SP_KEYMGMT(sp_rsa);
-SP_KEYMGMT(sp_ed);
+SP_KEYMGMT(sp_ec, SP_EC);
+SP_KEYMGMT(sp_rsa, SP_RSA);
+SP_KEYMGMT(sp_ed, SP_ED25519);
 
 /* ---- signature ---- */
 
 struct sp_sig {
-    struct sp_key *key;   /* borrowed: the EVP_PKEY_CTX holds the key */
-    EVP_MD *md;           /* digest for EC / RSA; NULL for Ed25519 */
-    EVP_MD_CTX *mdctx;    /* running digest of digest_sign_update */
-    EVP_MD_CTX *verifier; /* digest-verify on the public key (default provider) */
+    struct sp_key *key; /* borrowed: the EVP_PKEY_CTX holds the key */
+    EVP_MD *md;         /* digest for EC / RSA; NULL for Ed25519 */
+    EVP_MD_CTX *mdctx;  /* running digest of digest_sign_update */
 };
 
 static void *sp_sig_newctx(void *provctx, const char *propq)
@@ -416,7 +384,6 @@ static void sp_sig_freectx(void *vctx)
         return;
     EVP_MD_free(ctx->md);
     EVP_MD_CTX_free(ctx->mdctx);
-    EVP_MD_CTX_free(ctx->verifier);
     OPENSSL_free(ctx);
 }
 
@@ -433,8 +400,6 @@ static void *sp_sig_dupctx(void *vsrc)
         ctx->md = src->md;
     if ((src->mdctx != NULL && ((ctx->mdctx = EVP_MD_CTX_new()) == NULL ||
                                 !EVP_MD_CTX_copy_ex(ctx->mdctx, src->mdctx))) ||
-        (src->verifier != NULL && ((ctx->verifier = EVP_MD_CTX_new()) == NULL ||
-                                   !EVP_MD_CTX_copy_ex(ctx->verifier, src->verifier))) ||
         (src->md != NULL && ctx->md == NULL)) {
         sp_sig_freectx(ctx);
         return NULL;
@@ -596,8 +561,7 @@ static int sp_sig_bind(struct sp_sig *ctx, void *vkey, const OSSL_PARAM params[]
     EVP_MD_free(ctx->md);
     ctx->md = NULL;
     EVP_MD_CTX_free(ctx->mdctx);
-    EVP_MD_CTX_free(ctx->verifier);
-    ctx->mdctx = ctx->verifier = NULL;
+    ctx->mdctx = NULL;
     return sp_sig_set_ctx_params(ctx, params);
 }
 
@@ -668,12 +632,10 @@ static int sp_sig_digest_sign_init(void *vctx, const char *mdname, void *vkey,
     return ctx->mdctx != NULL && EVP_DigestInit_ex(ctx->mdctx, ctx->md, NULL);
 }
 
-static int sp_sig_digest_update(void *vctx, const unsigned char *data, size_t len)
+static int sp_sig_digest_sign_update(void *vctx, const unsigned char *data, size_t len)
 {
     struct sp_sig *ctx = vctx;
 
-    if (ctx->verifier != NULL)
-        return EVP_DigestVerifyUpdate(ctx->verifier, data, len);
     return ctx->mdctx != NULL && EVP_DigestUpdate(ctx->mdctx, data, len);
 }
 
@@ -705,44 +667,12 @@ static int sp_sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, si
     return sp_sig_token_sign(ctx, sig, siglen, sigsize, dgst, dlen);
 }
 
-/* Verification needs no token: it runs on the public key in the default provider. */
-static int sp_sig_digest_verify_init(void *vctx, const char *mdname, void *vkey,
-                                     const OSSL_PARAM params[])
-{
-    struct sp_sig *ctx = vctx;
-
-    if (!sp_sig_bind(ctx, vkey, params) || !sp_sig_set_md(ctx, mdname))
-        return 0;
-    ctx->verifier = EVP_MD_CTX_new();
-    return ctx->verifier != NULL &&
-           EVP_DigestVerifyInit_ex(ctx->verifier, NULL,
-                                   ctx->md != NULL ? EVP_MD_get0_name(ctx->md) : NULL, NULL,
-                                   "provider=default", ctx->key->pub, NULL) == 1;
-}
-
-static int sp_sig_digest_verify_final(void *vctx, const unsigned char *sig, size_t siglen)
-{
-    struct sp_sig *ctx = vctx;
-
-    return ctx->verifier != NULL && EVP_DigestVerifyFinal(ctx->verifier, sig, siglen) == 1;
-}
-
-static int sp_sig_digest_verify(void *vctx, const unsigned char *sig, size_t siglen,
-                                const unsigned char *tbs, size_t tbslen)
-{
-    struct sp_sig *ctx = vctx;
-
-    return ctx->verifier != NULL && EVP_DigestVerify(ctx->verifier, sig, siglen, tbs, tbslen) == 1;
-}
-
 #define SP_SIG_COMMON                                                                              \
     {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sp_sig_newctx},                                   \
         {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sp_sig_freectx},                             \
         {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sp_sig_dupctx},                               \
         {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))sp_sig_digest_sign_init},           \
         {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sp_sig_digest_sign},                     \
-        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))sp_sig_digest_verify_init},       \
-        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))sp_sig_digest_verify},                 \
         {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sp_sig_get_ctx_params},               \
         {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sp_sig_gettable_ctx_params},     \
         {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sp_sig_set_ctx_params},               \
@@ -755,10 +685,8 @@ static const OSSL_DISPATCH sp_sig_digest_fns[] = {
     SP_SIG_COMMON,
     {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sp_sig_sign_init},
     {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sp_sig_sign},
-    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sp_sig_digest_update},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sp_sig_digest_sign_update},
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sp_sig_digest_sign_final},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))sp_sig_digest_update},
-    {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))sp_sig_digest_verify_final},
     {0, NULL},
 };
 
@@ -797,15 +725,9 @@ static const OSSL_ITEM *sp_reason_strings(void *provctx)
     return sp_reasons;
 }
 
-static void sp_teardown(void *provctx)
-{
-    (void)provctx;
-}
-
 static const OSSL_DISPATCH sp_provider_fns[] = {
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))sp_query},
     {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))sp_reason_strings},
-    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))sp_teardown},
     {0, NULL},
 };
 
