@@ -47,15 +47,17 @@ X509 *ca_load_cert_file(const char *path, char *detail)
     return x;
 }
 
-void ca_uri_token(const char *uri, char *out, size_t cap)
+void ca_uri_attr(const char *uri, const char *attr, char *out, size_t cap)
 {
-    const char *p = strstr(uri, "token=");
-    size_t n = 0;
+    size_t alen = strlen(attr), n = 0;
+    const char *p = uri;
 
     out[0] = 0;
-    if (p == NULL || (p != uri + 7 && p[-1] != ';' && p[-1] != ':'))
+    while ((p = strstr(p, attr)) != NULL && ((p != uri + 7 && p[-1] != ';') || p[alen] != '='))
+        p += alen;
+    if (p == NULL)
         return;
-    for (p += 6; *p && *p != ';' && *p != '?' && n + 1 < cap; p++) {
+    for (p += alen + 1; *p && *p != ';' && *p != '?' && n + 1 < cap; p++) {
         if (*p == '%' && p[1] && p[2]) {
             unsigned char c;
             char hex[3] = {p[1], p[2], 0};
@@ -131,7 +133,7 @@ static enum signet_err load_ca(struct ca_ctx *ctx, const char *name, struct ca_e
     if (!ca->key_uri || !ca->cert_path || !ca->parent || !ca->profiles ||
         (ca->profile_list = sg_split_list(ca->profiles, NULL)) == NULL)
         return SIGNET_E_NOMEM;
-    ca_uri_token(ca->key_uri, label, sizeof(label));
+    ca_uri_attr(ca->key_uri, "token", label, sizeof(label));
     for (size_t i = 0; i < ctx->ntokens; i++)
         if (strcmp(ctx->tokens[i].label, label) == 0)
             ca->token = (int)i;

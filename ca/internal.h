@@ -59,8 +59,8 @@ enum signet_err ca_ent_key(struct ca_ctx *ctx, struct ca_ent *ca, EVP_PKEY **out
 /* Same, the hsm_key (for CSRs and public-key comparison). */
 enum signet_err ca_ent_hsm_key(struct ca_ctx *ctx, struct ca_ent *ca, struct hsm_key **out,
                                char *detail);
-/* The token label named in a pkcs11: URI into out ("" when none). */
-void ca_uri_token(const char *uri, char *out, size_t cap);
+/* The percent-decoded value of attr ("token", "object") in a pkcs11: URI ("" when none). */
+void ca_uri_attr(const char *uri, const char *attr, char *out, size_t cap);
 /* The digest to sign with for a key (NULL for Ed25519). */
 const EVP_MD *ca_sign_md(EVP_PKEY *key);
 
@@ -74,6 +74,14 @@ struct ca_cert_params {
     int pathlen; /* -1 none */
 };
 enum signet_err ca_build_ca_cert(const struct ca_cert_params *cp, X509 **out, char *detail);
+
+/*
+ * Generates a configured CA's key on its token and certifies it: self-signed without a parent,
+ * by the parent when its key can be used now, else a CSR to csr_out. Records it.
+ */
+enum signet_err ca_make(struct ca_ctx *ctx, struct ca_ent *ca, enum hsm_key_type type,
+                        const X509_NAME *subject, int64_t days, int pathlen, const char *csr_out,
+                        enum ca_create_result *res, char *detail);
 
 /* Fresh serial: 16 bytes, top bit clear, first octet nonzero (127 random bits). */
 int ca_new_serial(unsigned char serial[16]);

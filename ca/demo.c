@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `signet demo init DIR`: the demo PKI of SPEC.md. Tokens with random credentials (files 0600,
+ * never argv), signet.conf, profiles, a bearer token, the store, the root and issuing-1.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEMO_ROOT_DAYS    3650
+#define DEMO_ISSUING_DAYS 1825
+#define RANDOM_BYTES      16 /* PINs and the bearer token: 128 bits, written as hex */
+
+static const char *const demo_profiles[][2] = {
+    {"tls-server", "# TLS server certificates for names under example.test (see docs/profiles.md)\n"
+                   "[profile]\n"
+                   "description = TLS server certificates under example.test\n"
+                   "validity    = 90d\n"
+                   "key         = ec:P-256, ec:P-384, rsa:2048-4096, ed25519\n"
+                   "subject.CN  = optional, must-be-a-SAN\n"
+                   "subject.O   = forbidden\n"
+                   "san.dns     = required, max=20, match=example.test|*.example.test\n"
+                   "san.ip      = forbidden\n"
+                   "extensions  = ext\n"
+                   "approval    = auto\n"
+                   "\n"
+                   "[ext]\n"
+                   "basicConstraints = critical, CA:FALSE\n"
+                   "keyUsage         = critical, digitalSignature\n"
+                   "extendedKeyUsage = serverAuth\n"},
+    {"tls-client",
+     "# TLS client certificates: a CN naming the client, optional names under example.test\n"
+     "[profile]\n"
+     "description = TLS client certificates\n"
+     "validity    = 30d\n"
+     "key         = ec:P-256, ec:P-384, rsa:2048-4096, ed25519\n"
+     "subject.CN  = required\n"
+     "subject.O   = optional\n"
+     "subject.OU  = optional\n"
+     "san.dns     = optional, max=5, match=**.example.test\n"
+     "san.email   = optional, max=5, match=example.test\n"
+     "extensions  = ext\n"
+     "approval    = auto\n"
+     "\n"
+     "[ext]\n"
+     "basicConstraints = critical, CA:FALSE\n"
+     "keyUsage         = critical, digitalSignature\n"
+     "extendedKeyUsage = clientAuth\n"},
+    {"subordinate-ca", "# Subordinate (issuing) CAs signed by the root in a ceremony\n"
+                       "[profile]\n"
+                       "description = Issuing CAs under the root; no further CAs below them\n"
+                       "validity    = 5y\n"
+                       "key         = ec:P-256, ec:P-384, rsa:3072-4096\n"
+                       "subject.CN  = required\n"
+                       "subject.O   = optional\n"
+                       "subject.C   = optional\n"
+                       "extensions  = ext\n"
+                       "approval    = auto\n"
+                       "\n"
+                       "[ext]\n"
+                       "basicConstraints = critical, CA:TRUE, pathlen:0\n"
+                       "keyUsage         = critical, keyCertSign, cRLSign\n"},
+    {"ocsp-responder",
+     "# Delegated OCSP responders (RFC 6960 4.2.2.2): short-lived, id-kp-OCSPSigning\n"
+     "[profile]\n"
+     "description = Delegated OCSP responder certificates\n"
+     "validity    = 30d\n"
+     "key         = ec:P-256, ec:P-384, rsa:2048-4096, ed25519\n"
+     "subject.CN  = required\n"
+     "subject.O   = optional\n"
+     "extensions  = ext\n"
+     "approval    = auto\n"
+     "\n"
+     "[ext]\n"
+     "basicConstraints = critical, CA:FALSE\n"
+     "keyUsage         = critical, digitalSignature\n"
+     "extendedKeyUsage = OCSPSigning\n"
+     "noCheck          = ignored\n"},
+};
+
+static const char demo_conf[] =
+    "# signet.conf of the demo PKI made by `signet demo init` (see docs/operator.md)\n"
+    "[signet]\n"
+    "store         = store\n"
+    "policies      = policies\n"
+    "public        = public\n"
+    "softhsm2_conf = hsm/softhsm2.conf\n"
+    "\n"
+    "[token.online]\n"
+    "module = %s\n"
+    "token  = signet-online\n"
+    "pin    = file:hsm/online.pin\n"
+    "\n"
+    "# The root token: signetd never opens it. Until quorum activation lands, its PIN is a file.\n"
+    "[token.root]\n"
+    "module = %s\n"
+    "token  = signet-root\n"
+    "pin    = file:hsm/root.pin\n"
+    "\n"
+    "[ca.root]\n"
+    "key      = pkcs11:token=signet-root;object=root\n"
+    "cert     = public/root.crt\n"
+    "profiles = subordinate-ca\n"
+    "\n"
+    "[ca.issuing-1]\n"
+    "key      = pkcs11:token=signet-online;object=issuing-1\n"
+    "cert     = public/issuing-1.crt\n"
+    "parent   = root\n"
+    "profiles = tls-server, tls-client, ocsp-responder\n"
+    "crl_url  = http://127.0.0.1:8080/crl/issuing-1.crl\n"
+    "ocsp_url = http://127.0.0.1:8080/ocsp\n"
+    "\n"
+    "[daemon]\n"
+    "listen  = 127.0.0.1:8080\n"
+    "clients = client.demo\n"
+    "\n"
+    "[client.demo]\n"
+    "token_sha256 = %s\n"
+    "profiles     = tls-server, tls-client\n";
+
+/* A random credential as hex, in a secret buffer. NULL on failure. */
+static struct secret *random_secret(void)
+{
+    unsigned char raw[RANDOM_BYTES];
+    char hex[2 * RANDOM_BYTES + 1];
+    struct secret *s = secret_new(sizeof(hex));
+
+    if (s == NULL || RAND_priv_bytes(raw, sizeof(raw)) != 1) {
+        secret_free(s);
+        return NULL;
+    }
+    sg_hex_encode(raw, sizeof(raw), hex);
+    secret_set(s, hex, strlen(hex));
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return s;
+}
+
+/* Writes a secret to dir/name with mode 0600. */
+static enum signet_err write_secret(const char *dir, const char *name, const struct secret *s,
+                                    char *detail)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return sg_write_file(path, secret_data(s), secret_len(s), 0600, detail);
+}
+
+/* Refuses a directory that already holds a PKI. */
+static enum signet_err check_fresh(const char *dir, char *detail)
+{
+    static const char *const marks[] = {"signet.conf", "hsm/tokens", "store/data.mdb",
+                                        "public/root.crt"};
+    char path[PATH_MAX + 64];
+
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, marks[i]);
+        if (access(path, F_OK) == 0) {
+            sg_detail(detail,
+                      "%s already holds a PKI (%s exists); use it with -c %s/signet.conf "
+                      "or choose an empty directory",
+                      dir, marks[i], dir);
+            return SIGNET_E_EXISTS;
+        }
+    }
+    return SIGNET_OK;
+}
+
+/* Directories, softhsm2.conf and SOFTHSM2_CONF. */
+static enum signet_err make_dirs(const char *dir, char *detail)
+{
+    static const struct {
+        const char *sub;
+        unsigned mode;
+    } dirs[] = {{"policies", 0755}, {"hsm", 0700},    {"hsm/tokens", 0700}, {"clients", 0700},
+                {"store", 0700},    {"public", 0755}, {"public/crl", 0755}};
+    char path[PATH_MAX + 64], text[PATH_MAX + 128];
+    enum signet_err rc;
+
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, dirs[i].sub);
+        if ((rc = sg_mkdirs(path, dirs[i].mode, detail)) != SIGNET_OK)
+            return rc;
+    }
+    snprintf(
+        text, sizeof(text),
+        "# SoftHSM2 configuration of the demo PKI\n"
+        "directories.tokendir = %s/hsm/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+        dir);
+    snprintf(path, sizeof(path), "%s/hsm/softhsm2.conf", dir);
+    if ((rc = sg_write_file(path, text, strlen(text), 0600, detail)) != SIGNET_OK)
+        return rc;
+    setenv("SOFTHSM2_CONF", path, 1);
+    return SIGNET_OK;
+}
+
+/* One token with random user and SO PINs, kept in hsm/NAME.pin and hsm/NAME.so-pin (0600). */
+static enum signet_err make_token(const char *dir, const char *name, const char *label,
+                                  char *detail)
+{
+    struct secret *pin = random_secret(), *so = random_secret();
+    char hsm[PATH_MAX + 16], file[64];
+    enum signet_err rc = SIGNET_E_CRYPTO;
+
+    snprintf(hsm, sizeof(hsm), "%s/hsm", dir);
+    if (pin == NULL || so == NULL) {
+        sg_detail(detail, "no random bytes for the %s token's PINs", label);
+        goto out;
+    }
+    snprintf(file, sizeof(file), "%s.pin", name);
+    if ((rc = write_secret(hsm, file, pin, detail)) != SIGNET_OK)
+        goto out;
+    snprintf(file, sizeof(file), "%s.so-pin", name);
+    if ((rc = write_secret(hsm, file, so, detail)) != SIGNET_OK)
+        goto out;
+    rc = hsm_token_init(SIGNET_SOFTHSM_MODULE, NULL, label, so, pin, detail);
+out:
+    secret_free(pin);
+    secret_free(so);
+    return rc;
+}
+
+/* Profiles, the demo bearer token and signet.conf. */
+static enum signet_err write_files(const char *dir, char *detail)
+{
+    struct secret *tok = random_secret();
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    char hash[65], path[PATH_MAX + 64], *conf = NULL;
+    size_t cap = sizeof(demo_conf) + 2 * strlen(SIGNET_SOFTHSM_MODULE) + 80;
+    enum signet_err rc = SIGNET_E_CRYPTO;
+
+    for (size_t i = 0; i < sizeof(demo_profiles) / sizeof(demo_profiles[0]); i++) {
+        snprintf(path, sizeof(path), "%s/policies/%s.conf", dir, demo_profiles[i][0]);
+        if ((rc = sg_write_file(path, demo_profiles[i][1], strlen(demo_profiles[i][1]), 0644,
+                                detail)) != SIGNET_OK)
+            goto out;
+    }
+    rc = SIGNET_E_CRYPTO;
+    if (tok == NULL ||
+        !EVP_Digest(secret_data(tok), secret_len(tok), md, &mdlen, EVP_sha256(), NULL))
+        goto out;
+    if ((rc = write_secret(dir, "clients/demo.token", tok, detail)) != SIGNET_OK)
+        goto out;
+    sg_hex_encode(md, 32, hash);
+    rc = SIGNET_E_NOMEM;
+    if ((conf = malloc(cap)) == NULL)
+        goto out;
+    snprintf(conf, cap, demo_conf, SIGNET_SOFTHSM_MODULE, SIGNET_SOFTHSM_MODULE, hash);
+    snprintf(path, sizeof(path), "%s/signet.conf", dir);
+    rc = sg_write_file(path, conf, strlen(conf), 0644, detail);
+out:
+    if (rc == SIGNET_E_CRYPTO)
+        sg_detail(detail, "cannot make the demo client token");
+    free(conf);
+    secret_free(tok);
+    return rc;
+}
+
+/* The root (self-signed, ec:P-384 on signet-root) and issuing-1 (ec:P-256, signed by it). */
+static enum signet_err make_cas(const char *dir, char *detail)
+{
+    struct ca_ctx *ctx = NULL;
+    X509_NAME *rn = ca_parse_dn("CN=Signet Demo Root CA,O=Signet Demo");
+    X509_NAME *in = ca_parse_dn("CN=Signet Demo Issuing CA 1,O=Signet Demo");
+    enum ca_create_result res;
+    char path[PATH_MAX + 64], *chain = NULL;
+    enum signet_err rc = SIGNET_E_NOMEM;
+
+    snprintf(path, sizeof(path), "%s/signet.conf", dir);
+    if (rn == NULL || in == NULL || (rc = ca_ctx_open(path, 0, &ctx, detail)) != SIGNET_OK)
+        goto out;
+    if ((rc = ca_make(ctx, ca_ent_find(ctx, "root"), HSM_KEY_EC_P384, rn, DEMO_ROOT_DAYS, -1, NULL,
+                      &res, detail)) != SIGNET_OK ||
+        (rc = ca_make(ctx, ca_ent_find(ctx, "issuing-1"), HSM_KEY_EC_P256, in, DEMO_ISSUING_DAYS, 0,
+                      NULL, &res, detail)) != SIGNET_OK)
+        goto out;
+    if ((rc = ca_cert_pem(ctx, "issuing-1", 1, &chain, detail)) != SIGNET_OK)
+        goto out;
+    snprintf(path, sizeof(path), "%s/public/chain.pem", dir);
+    if ((rc = sg_write_file(path, chain, strlen(chain), 0644, detail)) != SIGNET_OK)
+        goto out;
+    rc = ca_audit(ctx, "operator", "demo-init", dir, detail);
+out:
+    free(chain);
+    X509_NAME_free(rn);
+    X509_NAME_free(in);
+    ca_ctx_free(ctx);
+    return rc;
+}
+
+enum signet_err ca_demo_init(const char *dir_arg, char *detail)
+{
+    char dir[PATH_MAX];
+    enum signet_err rc;
+
+    if ((rc = sg_mkdirs(dir_arg, 0755, detail)) != SIGNET_OK)
+        return rc;
+    if (realpath(dir_arg, dir) == NULL) {
+        sg_detail(detail, "%s: %s", dir_arg, strerror(errno));
+        return SIGNET_E_IO;
+    }
+    if ((rc = check_fresh(dir, detail)) != SIGNET_OK ||
+        (rc = make_dirs(dir, detail)) != SIGNET_OK ||
+        (rc = make_token(dir, "root", "signet-root", detail)) != SIGNET_OK ||
+        (rc = make_token(dir, "online", "signet-online", detail)) != SIGNET_OK ||
+        (rc = write_files(dir, detail)) != SIGNET_OK)
+        return rc;
+    return make_cas(dir, detail);
+}

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * signet: the operator tool. Argument parsing and wiring only; every operation lives in ca/.
+ * Exit status: 0 success, 1 refused or failed (one line on stderr: what failed, why, what to
+ * do), 2 bad usage.
+ */
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ca.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+#define OPTS_MAX     12
+
+static int json_out; /* --json */
+
+static const char usage_text[] =
+    "usage: signet [-c FILE] [--json] COMMAND ...\n"
+    "  demo init DIR\n"
+    "  hsm list\n"
+    "  hsm keygen --token T --label L --type TYPE\n"
+    "  ca create --name N --parent P --token T --type TYPE --subject DN [--csr-out F] [--days D]\n"
+    "  ca import-cert --name N --cert F\n"
+    "  ca list\n"
+    "  issue --ca N --profile P --csr F [--out F]\n"
+    "  cert list --ca N [--status issued|revoked|pending]\n"
+    "  cert show --ca N --serial HEX\n";
+
+static int usage(const char *why)
+{
+    if (why)
+        fprintf(stderr, "signet: %s\n", why);
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+}
+
+/* A hint for what to do, by error class, when the detail does not already say. */
+static const char *hint(enum signet_err err)
+{
+    switch (err) {
+    case SIGNET_E_BADCSR:
+        return "make a new CSR with `openssl req -new`";
+    case SIGNET_E_BADKEY:
+    case SIGNET_E_POLICY:
+        return "see the profile in the policies directory (docs/profiles.md)";
+    case SIGNET_E_NOTFOUND:
+        return "check the name (signet ca list, signet hsm list)";
+    case SIGNET_E_PIN:
+        return "fix the credential file or variable; it was tried once only";
+    case SIGNET_E_HSM_UNAVAILABLE:
+        return "try again when the HSM is back";
+    case SIGNET_E_CONFIG:
+        return "fix signet.conf";
+    default:
+        return "see docs/operator.md";
+    }
+}
+
+/* One line on stderr: "signet: WHAT: WHY; WHAT TO DO". Returns EXIT_REFUSED (or 2 on usage). */
+static int fail(const char *what, enum signet_err err, char *detail)
+{
+    for (char *p = detail; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    if (json_out)
+        printf("{\"error\": \"%s\"}\n", signet_err_name(err));
+    fprintf(stderr, "signet: %s: %s%s%s\n", what, detail[0] ? detail : signet_err_name(err),
+            strstr(detail, "; ") ? "" : "; ", strstr(detail, "; ") ? "" : hint(err));
+    return err == SIGNET_E_USAGE ? EXIT_USAGE : EXIT_REFUSED;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if (*s == '\n')
+            fputs("\\n", stdout);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+struct opts {
+    const char *name[OPTS_MAX];
+    const char *val[OPTS_MAX];
+    int n;
+};
+
+/*
+ * Parses "--name value" pairs of argv against the names allowed (a NULL-terminated list).
+ * Returns 1, or 0 after printing a usage error.
+ */
+static int parse_opts(int argc, char **argv, const char *const *allowed, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < argc; i += 2) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, *a) == 0;
+        if (!ok || i + 1 >= argc || o->n == OPTS_MAX) {
+            fprintf(stderr, "signet: %s: %s\n", argv[i],
+                    ok ? "needs a value" : "unknown option for this command");
+            return 0;
+        }
+        o->name[o->n] = argv[i] + 2;
+        o->val[o->n++] = argv[i + 1];
+    }
+    return 1;
+}
+
+static const char *opt(const struct opts *o, const char *name)
+{
+    for (int i = o->n - 1; i >= 0; i--)
+        if (strcmp(o->name[i], name) == 0)
+            return o->val[i];
+    return NULL;
+}
+
+/* Checks that each named option was given; prints which is missing. 1 = all there. */
+static int need(const struct opts *o, const char *const *names)
+{
+    for (; *names; names++)
+        if (opt(o, *names) == NULL) {
+            fprintf(stderr, "signet: --%s is required\n", *names);
+            return 0;
+        }
+    return 1;
+}
+
+static int open_ctx(const char *conf, unsigned flags, struct ca_ctx **ctx)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc = ca_ctx_open(conf, flags, ctx, detail);
+
+    if (rc != SIGNET_OK) {
+        fail("open configuration", rc, detail);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- commands ---- */
+
+static int cmd_demo(int argc, char **argv)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
+
+    if (argc != 2 || strcmp(argv[0], "init") != 0)
+        return usage("demo: use `signet demo init DIR`");
+    if ((rc = ca_demo_init(argv[1], detail)) != SIGNET_OK)
+        return fail("demo init", rc, detail);
+    if (json_out) {
+        printf("{\"dir\": ");
+        json_str(argv[1]);
+        printf(", \"conf\": \"%s/signet.conf\"}\n", argv[1]);
+    } else {
+        printf("demo PKI created in %s: root (ec:P-384, token signet-root) and issuing-1 "
+               "(ec:P-256, token signet-online)\n",
+               argv[1]);
+        printf("next: %s -c %s/signet.conf ca list\n", "signet", argv[1]);
+    }
+    return 0;
+}
+
+static int hsm_list(struct ca_ctx *ctx)
+{
+    struct sg_conf *conf = ca_ctx_conf(ctx);
+    char **tokens = NULL;
+    size_t n = sg_conf_sections(conf, "token.", &tokens);
+    int status = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char sec[128], detail[SIGNET_DETAIL_MAX] = "";
+        struct hsm_token *tok = NULL;
+        struct hsm_object_info *objs = NULL;
+        size_t nobj = 0;
+        snprintf(sec, sizeof(sec), "token.%s", tokens[i]);
+        printf("token %s: label %s, module %s\n", tokens[i], sg_conf_get(conf, sec, "token"),
+               sg_conf_get(conf, sec, "module"));
+        if (ca_token(ctx, tokens[i], &tok, detail) != SIGNET_OK ||
+            hsm_token_objects(tok, &objs, &nobj, detail) != SIGNET_OK) {
+            printf("  (keys not listed: %s)\n", detail);
+            continue;
+        }
+        for (size_t k = 0; k < nobj; k++)
+            printf("  %s %s %s%s%s\n", objs[k].uri,
+                   objs[k].type < HSM_KEY_TYPE_MAX ? hsm_key_type_name(objs[k].type) : "other",
+                   objs[k].is_private ? "private" : "public",
+                   objs[k].is_private && objs[k].sensitive ? " sensitive" : "",
+                   objs[k].is_private && !objs[k].extractable ? " never-extractable" : "");
+        free(objs);
+    }
+    sg_strv_free(tokens);
+    return status;
+}
+
+static int cmd_hsm(const char *conf, int argc, char **argv)
+{
+    static const char *const keygen_opts[] = {"token", "label", "type", NULL};
+    struct ca_ctx *ctx = NULL;
+    struct opts o;
+    char detail[SIGNET_DETAIL_MAX] = "", uri[512] = "";
+    enum hsm_key_type type;
+    enum signet_err rc;
+    int status;
+
+    if (argc < 1)
+        return usage("hsm: list or keygen");
+    if (strcmp(argv[0], "list") == 0) {
+        if (argc != 1)
+            return usage("hsm list takes no arguments");
+        if (!open_ctx(conf, CA_OPEN_READ_ONLY, &ctx))
+            return EXIT_REFUSED;
+        status = hsm_list(ctx);
+        ca_ctx_free(ctx);
+        return status;
+    }
+    if (strcmp(argv[0], "keygen") != 0)
+        return usage("hsm: unknown subcommand");
+    if (!parse_opts(argc - 1, argv + 1, keygen_opts, &o) || !need(&o, keygen_opts))
+        return usage(NULL);
+    if (!hsm_key_type_parse(opt(&o, "type"), &type))
+        return usage("--type: ec:P-256 ec:P-384 rsa:2048 rsa:3072 rsa:4096 ed25519");
+    if (!open_ctx(conf, 0, &ctx))
+        return EXIT_REFUSED;
+    rc = ca_keygen(ctx, opt(&o, "token"), opt(&o, "label"), type, uri, sizeof(uri), detail);
+    ca_ctx_free(ctx);
+    if (rc != SIGNET_OK)
+        return fail("hsm keygen", rc, detail);
+    if (json_out) {
+        printf("{\"uri\": ");
+        json_str(uri);
+        printf("}\n");
+    } else {
+        printf("%s\n", uri);
+    }
+    return 0;
+}
+
+static int ca_create_cmd(const char *conf, int argc, char **argv)
+{
+    static const char *const names[] = {"name",    "parent", "token",   "type",     "subject",
+                                        "csr-out", "days",   "pathlen", "profiles", NULL};
+    static const char *const required[] = {"name", "parent", "token", "type", "subject", NULL};
+    struct ca_create_opts co = {0};
+    struct ca_ctx *ctx = NULL;
+    struct opts o;
+    uint64_t days = 0, pathlen = 0;
+    enum ca_create_result res;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
+
+    if (!parse_opts(argc, argv, names, &o) || !need(&o, required))
+        return usage(NULL);
+    if ((opt(&o, "days") && !sg_parse_u64(opt(&o, "days"), 1, 36500, &days)) ||
+        (opt(&o, "pathlen") && !sg_parse_u64(opt(&o, "pathlen"), 0, 16, &pathlen)))
+        return usage("--days takes 1..36500, --pathlen 0..16");
+    co.name = opt(&o, "name");
+    co.parent = opt(&o, "parent");
+    if (strcmp(co.parent, "none") == 0) /* a self-signed root */
+        co.parent = NULL;
+    co.token = opt(&o, "token");
+    co.type = opt(&o, "type");
+    co.subject = opt(&o, "subject");
+    co.csr_out = opt(&o, "csr-out");
+    co.days = (int64_t)days;
+    co.pathlen = opt(&o, "pathlen") ? (int)pathlen : (co.parent ? 0 : -1);
+    co.profiles = opt(&o, "profiles");
+    if (!open_ctx(conf, 0, &ctx))
+        return EXIT_REFUSED;
+    rc = ca_create(ctx, &co, &res, detail);
+    ca_ctx_free(ctx);
+    if (rc != SIGNET_OK)
+        return fail("ca create", rc, detail);
+    if (json_out)
+        printf("{\"name\": \"%s\", \"result\": \"%s\"}\n", co.name,
+               res == CA_CREATED_CSR ? "csr" : "certificate");
+    else if (res == CA_CREATED_CSR)
+        printf("CA %s: key generated; CSR written to %s; after the ceremony run: signet ca "
+               "import-cert --name %s --cert FILE\n",
+               co.name, co.csr_out, co.name);
+    else
+        printf("CA %s: key generated and certificate signed by %s\n", co.name,
+               co.parent ? co.parent : "itself");
+    return 0;
+}
+
+static int ca_list_cmd(struct ca_ctx *ctx)
+{
+    struct ca_info *v = NULL;
+    size_t n = 0;
+    char detail[SIGNET_DETAIL_MAX] = "", nb[32], na[32];
+    enum signet_err rc = ca_list(ctx, &v, &n, detail);
+
+    if (rc != SIGNET_OK)
+        return fail("ca list", rc, detail);
+    if (json_out)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        sg_format_time(v[i].not_before, nb, sizeof(nb));
+        sg_format_time(v[i].not_after, na, sizeof(na));
+        if (json_out) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            json_str(v[i].name);
+            printf(", \"parent\": ");
+            json_str(v[i].parent);
+            printf(", \"key\": ");
+            json_str(v[i].key_uri);
+            printf(", \"subject\": ");
+            json_str(v[i].subject);
+            printf(", \"not_after\": \"%s\", \"profiles\": ", v[i].has_cert ? na : "");
+            json_str(v[i].profiles);
+            printf("}");
+        } else {
+            printf("%s parent=%s key=%s subject=%s not_after=%s profiles=%s\n", v[i].name,
+                   v[i].parent[0] ? v[i].parent : "-", v[i].key_uri,
+                   v[i].has_cert ? v[i].subject : "(no certificate yet)", v[i].has_cert ? na : "-",
+                   v[i].profiles[0] ? v[i].profiles : "-");
+        }
+    }
+    if (json_out)
+        printf("]\n");
+    free(v);
+    return 0;
+}
+
+static int cmd_ca(const char *conf, int argc, char **argv)
+{
+    static const char *const import_opts[] = {"name", "cert", NULL};
+    struct ca_ctx *ctx = NULL;
+    struct opts o;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
+    int status;
+
+    if (argc < 1)
+        return usage("ca: create, import-cert or list");
+    if (strcmp(argv[0], "create") == 0)
+        return ca_create_cmd(conf, argc - 1, argv + 1);
+    if (strcmp(argv[0], "list") == 0) {
+        if (argc != 1)
+            return usage("ca list takes no arguments");
+        if (!open_ctx(conf, CA_OPEN_READ_ONLY, &ctx))
+            return EXIT_REFUSED;
+        status = ca_list_cmd(ctx);
+        ca_ctx_free(ctx);
+        return status;
+    }
+    if (strcmp(argv[0], "import-cert") != 0)
+        return usage("ca: unknown subcommand");
+    if (!parse_opts(argc - 1, argv + 1, import_opts, &o) || !need(&o, import_opts))
+        return usage(NULL);
+    if (!open_ctx(conf, 0, &ctx))
+        return EXIT_REFUSED;
+    rc = ca_import_cert(ctx, opt(&o, "name"), opt(&o, "cert"), detail);
+    ca_ctx_free(ctx);
+    if (rc != SIGNET_OK)
+        return fail("ca import-cert", rc, detail);
+    printf(json_out ? "{\"name\": \"%s\", \"imported\": true}\n" : "CA %s: certificate imported\n",
+           opt(&o, "name"));
+    return 0;
+}
+
+/* PEM of a DER certificate into a malloc'd string. */
+static char *der_to_pem(const unsigned char *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    BIO *b = BIO_new(BIO_s_mem());
+    BUF_MEM *m = NULL;
+    char *s = NULL;
+
+    if (x && b && PEM_write_bio_X509(b, x)) {
+        BIO_get_mem_ptr(b, &m);
+        s = strndup(m->data, m->length);
+    }
+    BIO_free(b);
+    X509_free(x);
+    return s;
+}
+
+static int cmd_issue(const char *conf, int argc, char **argv)
+{
+    static const char *const names[] = {"ca", "profile", "csr", "out", NULL};
+    static const char *const required[] = {"ca", "profile", "csr", NULL};
+    struct ca_issue_request req = {0};
+    struct ca_issued *r = NULL;
+    struct ca_ctx *ctx = NULL;
+    struct opts o;
+    unsigned char *csr = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "", requester[64], *pem = NULL;
+    enum signet_err rc;
+
+    if (!parse_opts(argc, argv, names, &o) || !need(&o, required))
+        return usage(NULL);
+    if ((rc = ca_read_csr_file(opt(&o, "csr"), &csr, &req.csr_len, detail)) != SIGNET_OK)
+        return fail("issue: read CSR", rc == SIGNET_E_INVALID ? SIGNET_E_BADCSR : rc, detail);
+    if (!open_ctx(conf, 0, &ctx)) {
+        free(csr);
+        return EXIT_REFUSED;
+    }
+    snprintf(requester, sizeof(requester), "cli:uid=%u", (unsigned)getuid());
+    req.csr = csr;
+    req.ca = opt(&o, "ca");
+    req.profile = opt(&o, "profile");
+    req.requester = requester;
+    rc = ca_issue(ctx, &req, &r, detail);
+    ca_ctx_free(ctx);
+    free(csr);
+    if (rc != SIGNET_OK)
+        return fail("issue", rc, detail);
+    if ((pem = der_to_pem(r->der, r->der_len)) == NULL) {
+        snprintf(detail, sizeof(detail),
+                 "serial %s was issued and recorded but cannot be "
+                 "printed; get it with signet cert show --ca %s --serial %s",
+                 r->serial, r->ca, r->serial);
+        ca_issued_free(r);
+        return fail("issue", SIGNET_E_INTERNAL, detail);
+    }
+    if (opt(&o, "out") &&
+        (rc = sg_write_file(opt(&o, "out"), pem, strlen(pem), 0644, detail)) != SIGNET_OK) {
+        fail("issue: write the certificate (it is issued and recorded)", rc, detail);
+        free(pem);
+        ca_issued_free(r);
+        return EXIT_REFUSED;
+    }
+    if (json_out) {
+        printf("{\"ca\": \"%s\", \"serial\": \"%s\", \"certificate\": ", r->ca, r->serial);
+        json_str(pem);
+        printf("}\n");
+    } else if (opt(&o, "out")) {
+        printf("serial %s\n", r->serial);
+    } else {
+        fputs(pem, stdout);
+        fprintf(stderr, "serial %s\n", r->serial);
+    }
+    free(pem);
+    ca_issued_free(r);
+    return 0;
+}
+
+struct list_arg {
+    int n;
+};
+
+static int print_cert(const struct store_cert *c, void *arg)
+{
+    struct list_arg *a = arg;
+    char serial[2 * STORE_SERIAL_MAX + 1], na[32];
+
+    sg_hex_encode(c->serial, c->serial_len, serial);
+    sg_format_time(c->not_after, na, sizeof(na));
+    if (json_out) {
+        printf("%s{\"serial\": \"%s\", \"status\": \"%s\", \"not_after\": \"%s\", \"profile\": ",
+               a->n ? ", " : "", serial, store_cert_state_name(c->state), na);
+        json_str(c->profile);
+        printf(", \"requester\": ");
+        json_str(c->requester);
+        printf("}");
+    } else {
+        printf("%s %s %s %s %s\n", serial, store_cert_state_name(c->state), na,
+               c->profile[0] ? c->profile : "-", c->requester[0] ? c->requester : "-");
+    }
+    a->n++;
+    return 1;
+}
+
+static int cert_show(struct ca_ctx *ctx, const char *ca, const char *serial)
+{
+    struct store_cert *c = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "", hex[2 * STORE_SERIAL_MAX + 1], na[32], *pem = NULL;
+    enum signet_err rc = ca_cert_get(ctx, ca, serial, &c, detail);
+
+    if (rc != SIGNET_OK)
+        return fail("cert show", rc, detail);
+    sg_hex_encode(c->serial, c->serial_len, hex);
+    sg_format_time(c->not_after, na, sizeof(na));
+    if (c->state != STORE_CERT_PENDING)
+        pem = der_to_pem(c->der, c->der_len);
+    if (json_out) {
+        printf("{\"serial\": \"%s\", \"status\": \"%s\", \"not_after\": \"%s\", \"profile\": ", hex,
+               store_cert_state_name(c->state), na);
+        json_str(c->profile);
+        printf(", \"certificate\": ");
+        json_str(pem ? pem : "");
+        printf("}\n");
+    } else {
+        printf("serial:    %s\nstatus:    %s\nnot after: %s\nprofile:   %s\nrequester: %s\n%s", hex,
+               store_cert_state_name(c->state), na, c->profile, c->requester,
+               pem ? pem : "(pending: signing was interrupted; treated as possibly issued)\n");
+    }
+    free(pem);
+    store_cert_free(c);
+    return 0;
+}
+
+static int cmd_cert(const char *conf, int argc, char **argv)
+{
+    static const char *const list_opts[] = {"ca", "status", NULL};
+    static const char *const show_opts[] = {"ca", "serial", NULL};
+    struct ca_ctx *ctx = NULL;
+    struct opts o;
+    struct list_arg la = {0};
+    enum store_cert_state st = 0;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
+    int show, status = 0;
+
+    if (argc < 1 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "show") != 0))
+        return usage("cert: list or show");
+    show = strcmp(argv[0], "show") == 0;
+    if (!parse_opts(argc - 1, argv + 1, show ? show_opts : list_opts, &o) ||
+        !need(&o, show ? show_opts : (const char *const[]){"ca", NULL}))
+        return usage(NULL);
+    if (opt(&o, "status")) {
+        const char *s = opt(&o, "status");
+        st = strcmp(s, "issued") == 0    ? STORE_CERT_ISSUED
+             : strcmp(s, "revoked") == 0 ? STORE_CERT_REVOKED
+             : strcmp(s, "pending") == 0 ? STORE_CERT_PENDING
+                                         : 0;
+        if (st == 0)
+            return usage("--status: issued, revoked or pending");
+    }
+    if (!open_ctx(conf, CA_OPEN_READ_ONLY, &ctx))
+        return EXIT_REFUSED;
+    if (show) {
+        status = cert_show(ctx, opt(&o, "ca"), opt(&o, "serial"));
+    } else {
+        if (json_out)
+            printf("[");
+        rc = ca_cert_iter(ctx, opt(&o, "ca"), st, print_cert, &la, detail);
+        if (json_out)
+            printf("]\n");
+        if (rc != SIGNET_OK)
+            status = fail("cert list", rc, detail);
+    }
+    ca_ctx_free(ctx);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = getenv("SIGNET_CONF");
+    int i = 1;
+
+    sg_log_init("signet", SG_LOG_WARN);
+    sg_no_core_dumps();
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            conf = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            json_out = 1;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else
+            return usage("unknown option");
+    }
+    if (conf == NULL || conf[0] == '\0')
+        conf = "signet.conf";
+    if (i >= argc)
+        return usage(NULL);
+    if (strcmp(argv[i], "demo") == 0)
+        return cmd_demo(argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "hsm") == 0)
+        return cmd_hsm(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "ca") == 0)
+        return cmd_ca(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "issue") == 0)
+        return cmd_issue(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "cert") == 0)
+        return cmd_cert(conf, argc - i - 1, argv + i + 1);
+    return usage("unknown command");
+}
