@@ -402,8 +402,11 @@ static void fh_plan_poll(void)
         }
         return;
     }
-    if (!fh_fid_changed(&st, &g_fid) && g_loaded)
+    if (!fh_fid_changed(&st, &g_fid)) {
+        if (!g_loaded) /* the environment changed, not the file: its events do not fire again */
+            fh_plan_rebuild(0);
         return;
+    }
     memset(&fid, 0, sizeof(fid));
     if ((text = fh_read_control(g_control_path, &fid)) == NULL)
         return;
@@ -413,21 +416,29 @@ static void fh_plan_poll(void)
     fh_plan_rebuild(1);
 }
 
+/* 1 when both strings are NULL or equal. */
+static int fh_same(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 void fh_plan_env(void)
 {
     const char *rules = getenv("FAULTHSM_RULES");
     const char *control = getenv("FAULTHSM_CONTROL");
 
     pthread_mutex_lock(&g_mu);
-    if (rules == NULL || g_env_rules == NULL || strcmp(rules, g_env_rules) != 0) {
+    if (!fh_same(rules, g_env_rules)) {
         free(g_env_rules);
         g_env_rules = rules != NULL ? strdup(rules) : NULL;
         g_env_fired = 0;
         g_loaded = 0;
     }
-    if (control == NULL || g_control_path == NULL || strcmp(control, g_control_path) != 0) {
+    if (control != NULL && *control == '\0')
+        control = NULL;
+    if (!fh_same(control, g_control_path)) {
         free(g_control_path);
-        g_control_path = control != NULL && *control != '\0' ? strdup(control) : NULL;
+        g_control_path = control != NULL ? strdup(control) : NULL;
         memset(&g_fid, 0, sizeof(g_fid));
         g_loaded = 0;
     }
