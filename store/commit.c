@@ -189,6 +189,10 @@ enum signet_err store_write(struct store *st, store_write_fn fn, void *arg, char
         sg_detail(detail, "store %s is open read-only: writes go through the ca process", st->dir);
         return SIGNET_E_USAGE;
     }
+    if (pthread_equal(pthread_self(), st->committer)) {
+        sg_detail(detail, "store_write called from a write function: it would wait for itself");
+        return SIGNET_E_INTERNAL;
+    }
     memset(&p, 0, sizeof(p));
     p.fn = fn;
     p.arg = arg;
