@@ -95,7 +95,7 @@ static void run_always(struct state *s, enum hsm_key_type type)
 {
     char label[32], detail[SIGNET_DETAIL_MAX] = "";
     unsigned char sig[HSM_SIG_MAX];
-    size_t siglen = sizeof(sig);
+    size_t siglen = sizeof(sig), failed_len;
     struct hsm_key *key = NULL;
     struct hsm_stats before, after;
     enum signet_err rc;
@@ -107,12 +107,15 @@ static void run_always(struct state *s, enum hsm_key_type type)
     s->fx.reset_counts();
     assert_true(faultfix_control(&s->fx, "corrupt every 1\n"));
     detail[0] = '\0';
+    memset(sig, 0xA5, sizeof(sig));
     rc = faultfix_sign(key, 1, sig, &siglen, detail);
+    failed_len = siglen;
     hsm_token_stats(s->tok, &after);
     printf("# %s: %s (%s) after %lu C_Sign calls, %lu corrupted\n", label, signet_err_name(rc),
            detail, s->fx.calls("C_Sign"), s->fx.corruptions());
     assert_int_equal(rc, SIGNET_E_HSM);
-    assert_int_equal(siglen, 0);
+    for (size_t i = 0; i < sizeof(sig); i++) /* not one byte of a signature reached us */
+        assert_int_equal(sig[i], 0xA5);
     assert_true(detail[0] != '\0');
     assert_true(s->fx.corruptions() >= 1);
     assert_int_equal(after.bad_sigs - before.bad_sigs, s->fx.corruptions());
@@ -126,6 +129,10 @@ static void run_always(struct state *s, enum hsm_key_type type)
         fail_msg("%s after corruption stopped: %s (%s)", label, signet_err_name(rc), detail);
     assert_true(faultfix_verify(key, 2, sig, siglen));
     hsm_key_free(key);
+    /* STYLE.md: on failure out-parameters are reset; the length says "no signature" */
+    if (failed_len != 0)
+        fail_msg("%s: the failed hsm_sign left *siglen = %zu (want 0: no signature)", label,
+                 failed_len);
 }
 
 static void test_every_nth_ec(void **st)

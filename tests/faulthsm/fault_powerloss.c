@@ -102,18 +102,50 @@ static void test_powerloss_recovers(void **st)
     assert_int_equal(hsm_token_breaker(s->tok), HSM_BREAKER_CLOSED);
 }
 
-/* A power loss while a fault is also pending on the first re-login: still recovers. */
-static void test_powerloss_with_transient_relogin(void **st)
+/*
+ * A power loss, then a transient fault (CKR_DEVICE_ERROR) on the first C_OpenSession of the
+ * recovery. Signing recovers by itself: either within the same call, or (when the failed recovery
+ * opened the breaker) once the breaker's next probe succeeds, within a second; a call refused
+ * meanwhile fails fast with SIGNET_E_HSM_UNAVAILABLE. Real time only because the breaker's probe
+ * interval is a time.
+ */
+static void test_powerloss_with_failed_reconnect(void **st)
 {
     struct state *s = *st;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    unsigned char sig[HSM_SIG_MAX];
+    size_t siglen = sizeof(sig);
+    enum signet_err rc;
+    long long t0 = faultfix_now_ms(), t1;
+    unsigned refused = 0;
 
     s->fx.reset_counts();
     assert_true(
         faultfix_control(&s->fx, "powerloss\nfail C_OpenSession CKR_DEVICE_ERROR limit 1\n"));
-    sign_ok(s->a, 500);
+    for (;;) {
+        long long c0 = faultfix_now_ms();
+
+        siglen = sizeof(sig);
+        rc = faultfix_sign(s->a, 500, sig, &siglen, detail);
+        t1 = faultfix_now_ms();
+        if (rc == SIGNET_OK)
+            break;
+        refused++;
+        if (rc != SIGNET_E_HSM_UNAVAILABLE || t1 - c0 > 200)
+            fail_msg("while recovering: %s after %lld ms (%s)", signet_err_name(rc), t1 - c0,
+                     detail);
+        if (t1 - t0 > 1000)
+            fail_msg("not recovered 1 s after the power loss: %s", detail);
+        sg_sleep_ms(20);
+    }
+    printf("# power loss + one failed C_OpenSession: %u call(s) refused, signing again after "
+           "%lld ms\n",
+           refused, t1 - t0);
+    assert_true(faultfix_verify(s->a, 500, sig, siglen));
     sign_ok(s->b, 500);
     assert_int_equal(s->fx.powerlosses(), 1);
     assert_int_equal(s->fx.faults("C_OpenSession"), 1);
+    assert_int_equal(hsm_token_breaker(s->tok), HSM_BREAKER_CLOSED);
     assert_true(faultfix_control(&s->fx, ""));
 }
 
@@ -121,7 +153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_powerloss_recovers),
-        cmocka_unit_test(test_powerloss_with_transient_relogin),
+        cmocka_unit_test(test_powerloss_with_failed_reconnect),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

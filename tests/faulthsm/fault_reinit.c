@@ -65,9 +65,10 @@ static void sign_through(struct state *s, const char *rules, unsigned n)
     siglen = sizeof(sig);
     rc = faultfix_sign(s->key, n + 1, sig, &siglen, detail);
     hsm_token_stats(s->tok, &after);
-    printf("# rules \"%s\": %s; C_Finalize %lu, C_Initialize %lu, C_Login %lu; reinits %llu\n",
-           rules, signet_err_name(rc), s->fx.calls("C_Finalize"), s->fx.calls("C_Initialize"),
-           s->fx.calls("C_Login"), (unsigned long long)(after.reinits - before.reinits));
+    printf("# rules \"%.*s\": %s; C_Finalize %lu, C_Initialize %lu, C_Login %lu; reinits %llu\n",
+           (int)strcspn(rules, "\n"), rules, signet_err_name(rc), s->fx.calls("C_Finalize"),
+           s->fx.calls("C_Initialize"), s->fx.calls("C_Login"),
+           (unsigned long long)(after.reinits - before.reinits));
     if (rc != SIGNET_OK)
         fail_msg("signing after CKR_CRYPTOKI_NOT_INITIALIZED: %s (%s)", signet_err_name(rc),
                  detail);
