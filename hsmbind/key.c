@@ -20,6 +20,9 @@ static const unsigned char oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
                                          0xce, 0x3d, 0x03, 0x01, 0x07};
 static const unsigned char oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 static const unsigned char oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+/* the other encoding PKCS#11 3.0 allows for CKA_EC_PARAMS: PrintableString "edwards25519" */
+static const unsigned char name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                             'd',  's',  '2', '5', '5', '1', '9'};
 
 #define ATTR_MAX 1100 /* bound on one attribute read: RSA-8192 modulus, DER points, labels */
 
@@ -189,7 +192,8 @@ CK_RV hsm_key_read_public(struct hsm_token *tok, CK_SESSION_HANDLE h, const unsi
             return rv;
         if (kt == CKK_EC)
             rv = pub_from_ec(a, alen, b, blen, &pkey);
-        else if (alen == sizeof(oid_ed25519) && memcmp(a, oid_ed25519, alen) == 0)
+        else if ((alen == sizeof(oid_ed25519) && memcmp(a, oid_ed25519, alen) == 0) ||
+                 (alen == sizeof(name_ed25519) && memcmp(a, name_ed25519, alen) == 0))
             rv = pub_from_ed(b, blen, &pkey);
         else
             rv = HSMB_RV_BADKEY;

@@ -15,6 +15,9 @@ static const unsigned char oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
                                          0xce, 0x3d, 0x03, 0x01, 0x07};
 static const unsigned char oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 static const unsigned char oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+/* the other encoding PKCS#11 3.0 allows for CKA_EC_PARAMS: PrintableString "edwards25519" */
+static const unsigned char name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                             'd',  's',  '2', '5', '5', '1', '9'};
 static const unsigned char rsa_f4[] = {0x01, 0x00, 0x01};
 
 #define KEY_ID_LEN  16   /* random CKA_ID shared by both halves */
@@ -165,7 +168,8 @@ static enum hsm_key_type object_type(struct hsm_token *tok, CK_SESSION_HANDLE h,
             return HSM_KEY_EC_P256;
         if (a.ulValueLen == sizeof(oid_p384) && memcmp(buf, oid_p384, a.ulValueLen) == 0)
             return HSM_KEY_EC_P384;
-        if (a.ulValueLen == sizeof(oid_ed25519) && memcmp(buf, oid_ed25519, a.ulValueLen) == 0)
+        if ((a.ulValueLen == sizeof(oid_ed25519) && memcmp(buf, oid_ed25519, a.ulValueLen) == 0) ||
+            (a.ulValueLen == sizeof(name_ed25519) && memcmp(buf, name_ed25519, a.ulValueLen) == 0))
             return HSM_KEY_ED25519;
         return HSM_KEY_TYPE_MAX;
     }

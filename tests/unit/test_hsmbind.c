@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of hsmbind/ on a real SoftHSM2 token (tokenfix): URIs, key generation of every type
+ * with its attributes read back, signing checked with OpenSSL on the public key, refusals (label
+ * in use, wrong PIN, missing token), the key-handle cache, concurrency, and the CKR table,
+ * backoff and circuit breaker. Recovery through injected faults is in tests/faulthsm.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../hsmbind/internal.h"
+#include "common.h"
+#include "hsmbind.h"
+#include "tokenfix.h"
+
+static struct tokenfix fx;
+static struct hsm_token *tok;
+static struct hsm_key *keys[HSM_KEY_TYPE_MAX];
+
+static struct secret *pin_of(const char *s)
+{
+    struct secret *p = secret_new(64);
+    assert_non_null(p);
+    assert_true(secret_set(p, s, strlen(s)));
+    return p;
+}
+
+static struct hsm_token_config config(const char *label)
+{
+    struct hsm_token_config c;
+    memset(&c, 0, sizeof(c));
+    c.module = SIGNET_SOFTHSM_MODULE;
+    c.token_label = label;
+    c.find_retry_ms = 200;
+    return c;
+}
+
+static int group_setup(void **state)
+{
+    static const char *const labels[] = {"hsm-unit", "hsm-other"};
+    struct hsm_token_config c = config("hsm-unit");
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    if (!tokenfix_setup(&fx, labels, 2))
+        return -1;
+    if (hsm_token_open(&c, pin_of(TOKENFIX_PIN), &tok, detail) != SIGNET_OK) {
+        fprintf(stderr, "open: %s\n", detail);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < HSM_KEY_TYPE_MAX; i++)
+        hsm_key_free(keys[i]);
+    hsm_token_free(tok);
+    tokenfix_teardown(&fx);
+    return 0;
+}
+
+/* The key of each type, generated on first use with label "k-<type>". */
+static struct hsm_key *key_of(enum hsm_key_type t)
+{
+    char label[32], detail[SIGNET_DETAIL_MAX] = "";
+
+    if (keys[t] == NULL) {
+        snprintf(label, sizeof(label), "k-%s", hsm_key_type_name(t));
+        assert_int_equal(hsm_keygen(tok, label, t, 0, &keys[t], detail), SIGNET_OK);
+    }
+    return keys[t];
+}
+
+static void test_key_type_names(void **state)
+{
+    enum hsm_key_type t;
+    (void)state;
+    for (int i = 0; i < HSM_KEY_TYPE_MAX; i++) {
+        assert_true(hsm_key_type_parse(hsm_key_type_name((enum hsm_key_type)i), &t));
+        assert_int_equal(t, i);
+    }
+    assert_false(hsm_key_type_parse("rsa:1024", &t));
+    assert_false(hsm_key_type_parse("ec:P-521", &t));
+    assert_false(hsm_key_type_parse(NULL, &t));
+    assert_string_equal(hsm_breaker_name(HSM_BREAKER_HALF_OPEN), "half-open");
+}
+
+static void test_ckr_table(void **state)
+{
+    char detail[SIGNET_DETAIL_MAX];
+    (void)state;
+
+    assert_int_equal(hsm_ckr_class(CKR_FUNCTION_FAILED), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_class(CKR_DEVICE_ERROR), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_class(CKR_DEVICE_MEMORY), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_class(CKR_GENERAL_ERROR), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_class(CKR_SESSION_COUNT), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_class(CKR_OPERATION_ACTIVE), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_class(CKR_SESSION_HANDLE_INVALID), HSM_CKR_RECONNECT);
+    assert_int_equal(hsm_ckr_class(CKR_USER_NOT_LOGGED_IN), HSM_CKR_RECONNECT);
+    assert_int_equal(hsm_ckr_class(CKR_KEY_HANDLE_INVALID), HSM_CKR_RECONNECT);
+    assert_int_equal(hsm_ckr_class(CKR_DEVICE_REMOVED), HSM_CKR_REINIT);
+    assert_int_equal(hsm_ckr_class(CKR_TOKEN_NOT_PRESENT), HSM_CKR_REINIT);
+    assert_int_equal(hsm_ckr_class(CKR_CRYPTOKI_NOT_INITIALIZED), HSM_CKR_REINIT);
+    assert_int_equal(hsm_ckr_class(CKR_SLOT_ID_INVALID), HSM_CKR_REINIT);
+    assert_int_equal(hsm_ckr_class(CKR_PIN_INCORRECT), HSM_CKR_PERMANENT);
+    assert_int_equal(hsm_ckr_class(CKR_PIN_LOCKED), HSM_CKR_PERMANENT);
+    assert_int_equal(hsm_ckr_class(CKR_MECHANISM_INVALID), HSM_CKR_PERMANENT);
+    assert_int_equal(hsm_ckr_class(CKR_USER_ALREADY_LOGGED_IN), HSM_CKR_OK);
+    assert_int_equal(hsm_ckr_class(0x7777UL), HSM_CKR_PERMANENT); /* unknown: never retried */
+    assert_int_equal(hsm_ckr_class(HSMB_RV_BADSIG), HSM_CKR_RETRY);
+    assert_int_equal(hsm_ckr_err(CKR_PIN_EXPIRED), SIGNET_E_PIN);
+    assert_int_equal(hsm_ckr_err(CKR_KEY_FUNCTION_NOT_PERMITTED), SIGNET_E_HSM);
+    assert_string_equal(hsm_ckr_name(CKR_PIN_LEN_RANGE), "CKR_PIN_LEN_RANGE");
+
+    assert_int_equal(hsm_ckr_detail(CKR_PIN_INCORRECT, "C_Login on token 'x'", detail),
+                     SIGNET_E_PIN);
+    assert_non_null(strstr(detail, "C_Login on token 'x' failed: CKR_PIN_INCORRECT (0xa0)"));
+    assert_non_null(strstr(detail, "not be tried again"));
+    hsm_ckr_detail(0x7777UL, "C_Sign", detail);
+    assert_non_null(strstr(detail, "unknown CKR 0x7777"));
+}
+
+static void test_backoff(void **state)
+{
+    (void)state;
+    /* doubling from the base, jitter in [d/2, d], bounded by the maximum */
+    for (uint32_t r = 0; r < 1000; r += 7) {
+        unsigned b0 = hsm_backoff_ms(5, 200, 0, r), b3 = hsm_backoff_ms(5, 200, 3, r);
+        unsigned b9 = hsm_backoff_ms(5, 200, 9, r);
+        assert_in_range(b0, 2, 5);
+        assert_in_range(b3, 20, 40);
+        assert_in_range(b9, 100, 200);
+    }
+    assert_int_equal(hsm_backoff_ms(5, 200, 60, 0), 100);
+    assert_true(hsm_backoff_ms(5, 200, 2, 1) != hsm_backoff_ms(5, 200, 2, 6));
+}
+
+static void test_breaker_machine(void **state)
+{
+    struct hsm_brk b;
+    char detail[SIGNET_DETAIL_MAX];
+    int probe;
+    (void)state;
+
+    hsm_brk_init(&b, 2, 100);
+    assert_true(hsm_brk_admit(&b, 1000, &probe));
+    assert_false(probe);
+    hsm_brk_fail(&b, 1000, 1700000000, "first");
+    assert_int_equal(b.state, HSM_BREAKER_CLOSED); /* below the threshold */
+    hsm_brk_fail(&b, 1010, 1700000000, "C_GetTokenInfo failed: CKR_DEVICE_REMOVED");
+    assert_int_equal(b.state, HSM_BREAKER_OPEN);
+    assert_int_equal(b.trips, 1);
+    /* open: everyone fails fast until the probe interval has passed */
+    assert_false(hsm_brk_admit(&b, 1050, &probe));
+    hsm_brk_message(&b, "signet-online", detail);
+    assert_string_equal(detail, "HSM token 'signet-online' is unavailable since "
+                                "2023-11-14T22:13:20Z: C_GetTokenInfo failed: "
+                                "CKR_DEVICE_REMOVED; retrying by itself");
+    /* then exactly one caller probes (half-open) */
+    assert_true(hsm_brk_admit(&b, 1110, &probe));
+    assert_true(probe);
+    assert_int_equal(b.state, HSM_BREAKER_HALF_OPEN);
+    assert_false(hsm_brk_admit(&b, 1111, &probe));
+    /* a failed probe re-opens without counting a new trip */
+    hsm_brk_fail(&b, 1120, 1700000050, "still down");
+    assert_int_equal(b.state, HSM_BREAKER_OPEN);
+    assert_int_equal(b.trips, 1);
+    assert_int_equal(b.since, 1700000000);
+    assert_false(hsm_brk_admit(&b, 1200, &probe));
+    assert_true(hsm_brk_admit(&b, 1220, &probe));
+    assert_true(probe);
+    hsm_brk_ok(&b);
+    assert_int_equal(b.state, HSM_BREAKER_CLOSED);
+    assert_true(hsm_brk_admit(&b, 1221, &probe));
+    assert_false(probe);
+}
+
+static void test_missing_token(void **state)
+{
+    struct hsm_token_config c = config("no-such-token");
+    struct hsm_token *t = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    assert_int_equal(hsm_token_open(&c, pin_of(TOKENFIX_PIN), &t, detail), SIGNET_E_NOTFOUND);
+    assert_null(t);
+    assert_non_null(strstr(detail, "'no-such-token'"));
+    assert_non_null(strstr(detail, SIGNET_SOFTHSM_MODULE));
+    assert_non_null(strstr(detail, "softhsm2.conf"));
+
+    c.module = "/nonexistent/libpkcs11.so";
+    assert_int_equal(hsm_token_open(&c, NULL, &t, detail), SIGNET_E_CONFIG);
+    assert_non_null(strstr(detail, "/nonexistent/libpkcs11.so"));
+}
+
+static void test_wrong_pin(void **state)
+{
+    struct hsm_token_config c = config("hsm-other");
+    struct hsm_token *t = NULL;
+    struct hsm_stats st;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    assert_int_equal(hsm_token_open(&c, pin_of("999999"), &t, detail), SIGNET_E_PIN);
+    assert_null(t);
+    assert_non_null(strstr(detail, "'hsm-other'"));
+    assert_non_null(strstr(detail, "CKR_PIN_INCORRECT"));
+    assert_non_null(strstr(detail, "not be tried again"));
+    assert_null(strstr(detail, "999999"));
+    /* the right PIN still works, and one login was made */
+    assert_int_equal(hsm_token_open(&c, pin_of(TOKENFIX_PIN), &t, detail), SIGNET_OK);
+    hsm_token_stats(t, &st);
+    assert_int_equal(st.logins, 1);
+    assert_int_equal(hsm_token_probe(t, detail), SIGNET_OK);
+    assert_int_equal(hsm_token_breaker(t), HSM_BREAKER_CLOSED);
+    hsm_token_free(t);
+}
+
+static void test_slots(void **state)
+{
+    struct hsm_slot_info *v = NULL;
+    size_t n = 0, seen = 0;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    assert_int_equal(hsm_module_slots(SIGNET_SOFTHSM_MODULE, NULL, &v, &n, detail), SIGNET_OK);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].initialized &&
+            (strcmp(v[i].label, "hsm-unit") == 0 || strcmp(v[i].label, "hsm-other") == 0))
+            seen++;
+    assert_int_equal(seen, 2);
+    free(v);
+}
+
+static void test_uri(void **state)
+{
+    struct hsm_key *k = NULL, *p256 = key_of(HSM_KEY_EC_P256);
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    assert_string_equal(hsm_key_uri(p256), "pkcs11:token=hsm-unit;object=k-ec%3AP-256");
+    assert_string_equal(hsm_key_label(p256), "k-ec:P-256");
+    /* good: the key's own URI, a hand-written one, one without the token */
+    assert_int_equal(hsm_key_find(tok, hsm_key_uri(p256), &k, detail), SIGNET_OK);
+    assert_int_equal(EVP_PKEY_eq(hsm_key_public(k), hsm_key_public(p256)), 1);
+    hsm_key_free(k);
+    assert_int_equal(
+        hsm_key_find(tok, "pkcs11:token=hsm-unit;object=k-ec:P-256;type=private", &k, detail),
+        SIGNET_OK);
+    assert_int_equal(hsm_key_type(k), HSM_KEY_EC_P256);
+    hsm_key_free(k);
+    /* bad syntax, no object named, not a private key */
+    assert_int_equal(hsm_key_find(tok, "http://example.com/key", &k, detail), SIGNET_E_USAGE);
+    assert_null(k);
+    assert_non_null(strstr(detail, "RFC 7512"));
+    assert_int_equal(hsm_key_find(tok, "pkcs11:object=bad%zz", &k, detail), SIGNET_E_USAGE);
+    assert_int_equal(hsm_key_find(tok, "pkcs11:token=hsm-unit", &k, detail), SIGNET_E_USAGE);
+    assert_non_null(strstr(detail, "object="));
+    assert_int_equal(hsm_key_find(tok, "pkcs11:object=k-ec:P-256;type=cert", &k, detail),
+                     SIGNET_E_USAGE);
+    /* wrong token */
+    assert_int_equal(hsm_key_find(tok, "pkcs11:token=signet-root;object=k-ec:P-256", &k, detail),
+                     SIGNET_E_USAGE);
+    assert_non_null(strstr(detail, "'signet-root'"));
+    assert_non_null(strstr(detail, "'hsm-unit'"));
+    /* well-formed but absent */
+    assert_int_equal(hsm_key_find(tok, "pkcs11:token=hsm-unit;object=nothing", &k, detail),
+                     SIGNET_E_NOTFOUND);
+    assert_non_null(strstr(detail, "object=nothing"));
+}
+
+/* Finds the private entry labelled label in a listing. */
+static const struct hsm_object_info *listed(const struct hsm_object_info *v, size_t n,
+                                            const char *label, int priv)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].label, label) == 0 && v[i].is_private == priv)
+            return &v[i];
+    return NULL;
+}
+
+static void test_keygen_attributes(void **state)
+{
+    struct hsm_object_info *v = NULL;
+    const struct hsm_object_info *e;
+    struct hsm_key *k = NULL;
+    size_t n = 0;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    for (int t = 0; t < HSM_KEY_TYPE_MAX; t++) {
+        assert_int_equal(hsm_key_type(key_of((enum hsm_key_type)t)), t);
+        assert_int_equal(hsm_pkey_type(hsm_key_public(keys[t])), t);
+    }
+    assert_int_equal(hsm_keygen(tok, "k-backup", HSM_KEY_EC_P256, HSM_KEYGEN_BACKUP, &k, detail),
+                     SIGNET_OK);
+    hsm_key_free(k);
+    assert_int_equal(hsm_token_objects(tok, &v, &n, detail), SIGNET_OK);
+    for (int t = 0; t < HSM_KEY_TYPE_MAX; t++) {
+        assert_non_null(e = listed(v, n, hsm_key_label(keys[t]), 1));
+        assert_int_equal(e->type, t);
+        assert_true(e->sensitive);
+        assert_false(e->extractable);
+        assert_true(e->always_sensitive);
+        assert_true(e->never_extractable);
+        assert_non_null(strstr(e->uri, "type=private"));
+        assert_non_null(e = listed(v, n, hsm_key_label(keys[t]), 0));
+        assert_int_equal(e->type, t);
+    }
+    assert_non_null(e = listed(v, n, "k-backup", 1));
+    assert_true(e->sensitive);
+    assert_true(e->extractable);
+    assert_false(e->never_extractable);
+    free(v);
+
+    /* a label in use is refused and nothing new appears */
+    assert_int_equal(hsm_keygen(tok, "k-ec:P-256", HSM_KEY_ED25519, 0, &k, detail),
+                     SIGNET_E_EXISTS);
+    assert_null(k);
+    assert_non_null(strstr(detail, "'k-ec:P-256'"));
+}
+
+/* Signs msg with key (digesting it first unless Ed25519) and verifies with plain OpenSSL. */
+static void sign_and_verify(struct hsm_key *key, const EVP_MD *md, const char *msg)
+{
+    unsigned char dg[EVP_MAX_MD_SIZE], sig[HSM_SIG_MAX];
+    unsigned int dglen = 0;
+    size_t siglen = sizeof(sig);
+    char detail[SIGNET_DETAIL_MAX] = "";
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int ed = hsm_key_type(key) == HSM_KEY_ED25519;
+
+    assert_non_null(m);
+    if (!ed) {
+        assert_int_equal(EVP_Digest(msg, strlen(msg), dg, &dglen, md, NULL), 1);
+        assert_int_equal(hsm_sign(key, md, dg, dglen, sig, &siglen, detail), SIGNET_OK);
+    } else {
+        assert_int_equal(
+            hsm_sign(key, NULL, (const unsigned char *)msg, strlen(msg), sig, &siglen, detail),
+            SIGNET_OK);
+        assert_int_equal(siglen, 64);
+    }
+    assert_int_equal(EVP_DigestVerifyInit(m, NULL, ed ? NULL : md, NULL, hsm_key_public(key)), 1);
+    assert_int_equal(EVP_DigestVerify(m, sig, siglen, (const unsigned char *)msg, strlen(msg)), 1);
+    /* and a different message does not verify */
+    assert_int_equal(EVP_DigestVerifyInit(m, NULL, ed ? NULL : md, NULL, hsm_key_public(key)), 1);
+    assert_int_not_equal(EVP_DigestVerify(m, sig, siglen, (const unsigned char *)"other", 5), 1);
+    EVP_MD_CTX_free(m);
+}
+
+static void test_sign_all_types(void **state)
+{
+    unsigned char sig[HSM_SIG_MAX], dg[32] = {0};
+    size_t siglen;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    struct hsm_stats st;
+    (void)state;
+
+    for (int t = 0; t < HSM_KEY_TYPE_MAX; t++) {
+        struct hsm_key *k = key_of((enum hsm_key_type)t);
+        const EVP_MD *md = t == HSM_KEY_EC_P384 ? EVP_sha384() : EVP_sha256();
+        sign_and_verify(k, md, "tbsCertificate bytes");
+        if (t == HSM_KEY_RSA_2048)
+            sign_and_verify(k, EVP_sha512(), "with SHA-512");
+    }
+    /* wrong digest length, a digest for Ed25519, a buffer too small */
+    siglen = sizeof(sig);
+    assert_int_equal(hsm_sign(keys[HSM_KEY_EC_P256], EVP_sha256(), dg, 20, sig, &siglen, detail),
+                     SIGNET_E_USAGE);
+    assert_int_equal(hsm_sign(keys[HSM_KEY_ED25519], EVP_sha256(), dg, 32, sig, &siglen, detail),
+                     SIGNET_E_USAGE);
+    siglen = 100;
+    assert_int_equal(hsm_sign(keys[HSM_KEY_RSA_2048], EVP_sha256(), dg, 32, sig, &siglen, detail),
+                     SIGNET_E_USAGE);
+    hsm_token_stats(tok, &st);
+    assert_int_equal(st.bad_sigs, 0);
+    assert_true(st.signs >= HSM_KEY_TYPE_MAX + 1);
+}
+
+static void test_pin_public(void **state)
+{
+    (void)state;
+    assert_int_equal(hsm_key_pin_public(key_of(HSM_KEY_EC_P256), hsm_key_public(keys[0])), 1);
+    assert_int_equal(hsm_key_pin_public(keys[0], hsm_key_public(key_of(HSM_KEY_ED25519))), 0);
+    sign_and_verify(keys[0], EVP_sha256(), "still signs");
+}
+
+static void test_handles_cached(void **state)
+{
+    struct hsm_key *k = key_of(HSM_KEY_EC_P256);
+    uint64_t before = hsm_token_find_calls(tok);
+    (void)state;
+
+    for (int i = 0; i < 200; i++)
+        sign_and_verify(k, EVP_sha256(), "cached");
+    assert_int_equal(hsm_token_find_calls(tok), before); /* no C_FindObjects per signature */
+}
+
+struct worker {
+    struct hsm_key *key;
+    int ok;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    unsigned char dg[32], sig[HSM_SIG_MAX];
+    char msg[64], detail[SIGNET_DETAIL_MAX];
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+
+    for (int i = 0; i < 500 && m != NULL; i++) {
+        size_t siglen = sizeof(sig);
+        unsigned dglen = 0;
+        snprintf(msg, sizeof(msg), "message %d from %p", i, (void *)w);
+        if (EVP_Digest(msg, strlen(msg), dg, &dglen, EVP_sha256(), NULL) != 1 ||
+            hsm_sign(w->key, EVP_sha256(), dg, dglen, sig, &siglen, detail) != SIGNET_OK ||
+            EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, hsm_key_public(w->key)) != 1 ||
+            EVP_DigestVerify(m, sig, siglen, (unsigned char *)msg, strlen(msg)) != 1)
+            break;
+        w->ok++;
+    }
+    EVP_MD_CTX_free(m);
+    return NULL;
+}
+
+static void test_concurrency(void **state)
+{
+    pthread_t th[4];
+    struct worker w[4];
+    struct hsm_stats st0, st1;
+    (void)state;
+
+    hsm_token_stats(tok, &st0);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){key_of(HSM_KEY_EC_P256), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].ok, 500);
+    }
+    hsm_token_stats(tok, &st1);
+    assert_int_equal(st1.signs - st0.signs, 2000);
+    assert_int_equal(st1.bad_sigs, 0);
+    assert_int_equal(st1.logins, st0.logins); /* one login per token */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_type_names),
+        cmocka_unit_test(test_ckr_table),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_breaker_machine),
+        cmocka_unit_test(test_missing_token),
+        cmocka_unit_test(test_wrong_pin),
+        cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_uri),
+        cmocka_unit_test(test_keygen_attributes),
+        cmocka_unit_test(test_sign_all_types),
+        cmocka_unit_test(test_pin_public),
+        cmocka_unit_test(test_handles_cached),
+        cmocka_unit_test(test_concurrency),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
