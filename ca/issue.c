@@ -373,8 +373,14 @@ static enum signet_err lookup(struct ca_ctx *ctx, const struct ca_issue_request 
         return SIGNET_E_NOTFOUND;
     }
     if ((*prof = policy_set_get(ctx->policies, req->profile ? req->profile : "")) == NULL) {
-        sg_detail(detail, "profile %s: no such profile in the policies directory",
-                  req->profile ? req->profile : "(none)");
+        char names[256] = "";
+        for (size_t i = 0; i < policy_set_count(ctx->policies); i++) {
+            const char *n = policy_profile_name(policy_set_at(ctx->policies, i));
+            if (strlen(names) + strlen(n) + 3 < sizeof(names))
+                strcat(strcat(names, i ? ", " : ""), n);
+        }
+        sg_detail(detail, "profile %s: no such profile in the policies directory; known: %s",
+                  req->profile ? req->profile : "(none)", names);
         return SIGNET_E_NOTFOUND;
     }
     if (!ca_profile_allowed(ctx, req->ca, req->profile)) {

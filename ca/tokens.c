@@ -44,14 +44,11 @@ static enum signet_err token_open_locked(struct ca_ctx *ctx, struct ca_token_ent
     rc = hsm_token_open(&cfg, pin, &t->tok, why);
     if (rc == SIGNET_E_PIN) {
         sg_detail(detail,
-                  "token %s: the PIN was refused (%s); one attempt was made and it is not "
-                  "tried again: check the credential named by pin in [token.%s]",
-                  t->label, why, t->name);
+                  "token %s: the PIN was refused after one attempt, which is not repeated; "
+                  "check the credential named by pin in [token.%s]",
+                  t->label, t->name);
     } else if (rc == SIGNET_E_NOTFOUND) {
-        sg_detail(detail,
-                  "token %s: not found in module %s (%s); check token in [token.%s] "
-                  "and `signet hsm list`",
-                  t->label, t->module, why, t->name);
+        sg_detail(detail, "%s; check token = in [token.%s] and `signet hsm list`", why, t->name);
     } else if (rc != SIGNET_OK) {
         sg_detail(detail, "token %s: %s", t->label, why);
     }

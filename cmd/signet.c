@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "ca.h"
@@ -17,9 +18,10 @@
 #define OPTS_MAX     12
 
 static int json_out; /* --json */
+static FILE *errf;   /* our own messages; library logs reach stderr only with -v */
 
 static const char usage_text[] =
-    "usage: signet [-c FILE] [--json] COMMAND ...\n"
+    "usage: signet [-c FILE] [--json] [-v] COMMAND ...\n"
     "  demo init DIR\n"
     "  hsm list\n"
     "  hsm keygen --token T --label L --type TYPE\n"
@@ -33,8 +35,8 @@ static const char usage_text[] =
 static int usage(const char *why)
 {
     if (why)
-        fprintf(stderr, "signet: %s\n", why);
-    fputs(usage_text, stderr);
+        fprintf(errf, "signet: %s\n", why);
+    fputs(usage_text, errf);
     return EXIT_USAGE;
 }
 
@@ -68,7 +70,7 @@ static int fail(const char *what, enum signet_err err, char *detail)
             *p = ' ';
     if (json_out)
         printf("{\"error\": \"%s\"}\n", signet_err_name(err));
-    fprintf(stderr, "signet: %s: %s%s%s\n", what, detail[0] ? detail : signet_err_name(err),
+    fprintf(errf, "signet: %s: %s%s%s\n", what, detail[0] ? detail : signet_err_name(err),
             strstr(detail, "; ") ? "" : "; ", strstr(detail, "; ") ? "" : hint(err));
     return err == SIGNET_E_USAGE ? EXIT_USAGE : EXIT_REFUSED;
 }
@@ -107,7 +109,7 @@ static int parse_opts(int argc, char **argv, const char *const *allowed, struct 
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, *a) == 0;
         if (!ok || i + 1 >= argc || o->n == OPTS_MAX) {
-            fprintf(stderr, "signet: %s: %s\n", argv[i],
+            fprintf(errf, "signet: %s: %s\n", argv[i],
                     ok ? "needs a value" : "unknown option for this command");
             return 0;
         }
@@ -130,7 +132,7 @@ static int need(const struct opts *o, const char *const *names)
 {
     for (; *names; names++)
         if (opt(o, *names) == NULL) {
-            fprintf(stderr, "signet: --%s is required\n", *names);
+            fprintf(errf, "signet: --%s is required\n", *names);
             return 0;
         }
     return 1;
@@ -403,8 +405,11 @@ static int cmd_issue(const char *conf, int argc, char **argv)
 
     if (!parse_opts(argc, argv, names, &o) || !need(&o, required))
         return usage(NULL);
-    if ((rc = ca_read_csr_file(opt(&o, "csr"), &csr, &req.csr_len, detail)) != SIGNET_OK)
+    if ((rc = ca_read_csr_file(opt(&o, "csr"), &csr, &req.csr_len, detail)) != SIGNET_OK) {
+        if (rc != SIGNET_E_INVALID)
+            strncat(detail, "; check the path given to --csr", sizeof(detail) - strlen(detail) - 1);
         return fail("issue: read CSR", rc == SIGNET_E_INVALID ? SIGNET_E_BADCSR : rc, detail);
+    }
     if (!open_ctx(conf, 0, &ctx)) {
         free(csr);
         return EXIT_REFUSED;
@@ -442,7 +447,7 @@ static int cmd_issue(const char *conf, int argc, char **argv)
         printf("serial %s\n", r->serial);
     } else {
         fputs(pem, stdout);
-        fprintf(stderr, "serial %s\n", r->serial);
+        fprintf(errf, "serial %s\n", r->serial);
     }
     free(pem);
     ca_issued_free(r);
@@ -548,14 +553,43 @@ static int cmd_cert(const char *conf, int argc, char **argv)
     return status;
 }
 
+/*
+ * The libraries log to stderr; a command's outcome must be one line there. Keep our own
+ * stream on a copy of stderr and send the libraries' lines to /dev/null (-v shows them).
+ */
+static void quiet_libraries(void)
+{
+    int fd = dup(STDERR_FILENO), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (f == NULL || nul < 0) {
+        if (nul >= 0)
+            close(nul);
+        return;
+    }
+    setvbuf(f, NULL, _IOLBF, 0);
+    errf = f;
+    dup2(nul, STDERR_FILENO);
+    close(nul);
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = getenv("SIGNET_CONF");
     int i = 1;
 
-    sg_log_init("signet", SG_LOG_WARN);
+    int verbose = 0;
+
+    errf = stderr;
+    sg_log_init("signet", SG_LOG_DEBUG);
     sg_no_core_dumps();
+    for (int k = 1; k < argc && argv[k][0] == '-'; k++)
+        verbose |= strcmp(argv[k], "-v") == 0;
+    if (!verbose)
+        quiet_libraries();
     for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-v") == 0)
+            continue;
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
             conf = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
