@@ -552,6 +552,54 @@ static void test_measure_throughput(void **state)
 
 /* ---- map full, flags, read-only ---- */
 
+static enum signet_err put_sized(struct store_txn *txn, void *arg, char *detail)
+{
+    static unsigned char der[60 * 1024];
+    struct wjob *j = arg;
+    struct store_cert c;
+
+    make_cert(&c, j->ca_id, j->first, STORE_CERT_ISSUED, der, j->count);
+    return store_txn_cert_put(txn, &c, 1, detail);
+}
+
+static void *write_sized(void *arg)
+{
+    struct wjob *j = arg;
+    j->rc = store_write(j->st, put_sized, j, j->detail);
+    return NULL;
+}
+
+/* In one batch on a nearly full map: the write that does not fit fails alone. */
+static void mixed_batch_with_full_write(uint32_t id, size_t stored)
+{
+    struct store_options o = {
+        .map_size = 256 * 1024, .batch_max = 2, .batch_wait_us = 10 * 1000 * 1000};
+    struct store *st = open_ok(&o);
+    struct store_stats s;
+    struct wjob jobs[2];
+    pthread_t th[2];
+
+    for (int i = 0; i < 2; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].st = st;
+        jobs[i].ca_id = id;
+        jobs[i].first = 500 + (uint64_t)i;
+        jobs[i].count = i == 0 ? 60 * 1024 : 16;
+        assert_int_equal(pthread_create(&th[i], NULL, write_sized, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    store_stats(st, &s);
+    assert_int_equal(jobs[0].rc, SIGNET_E_STORE_FULL);
+    assert_int_equal(jobs[1].rc, SIGNET_OK);
+    assert_int_equal(s.commits, 1);
+    assert_int_equal(s.batch_max, 2);
+    store_close(st);
+    st = open_ok(NULL);
+    assert_int_equal(count_certs(st, id, 0), stored + 1);
+    store_close(st);
+}
+
 static void test_map_full(void **state)
 {
     struct store_options small = {.map_size = 256 * 1024};
@@ -581,6 +629,8 @@ static void test_map_full(void **state)
     /* what was written before is intact, and the store still answers */
     assert_int_equal(count_certs(st, id, 0), stored);
     store_close(st);
+    mixed_batch_with_full_write(id, stored);
+    stored++;
 
     st = open_ok(&big);
     assert_int_equal(count_certs(st, id, 0), stored);
