@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# CA set-up commands: hsm list / keygen, ca create signed at once by a usable parent, ca create
+# writing a CSR when the parent's token cannot be used (quorum), the ceremony's certificate
+# imported with ca import-cert (a certificate for another key refused), and issuance under the
+# new CAs checked with openssl verify -x509_strict and GnuTLS.
+set -euo pipefail
+B=${SIGNET_BUILD:-build}
+W=$(mktemp -d /tmp/signet-it.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
+P=$W/pki
+CONF=$P/signet.conf
+sig() { "$B/signet" -c "$CONF" "$@"; }
+cd "$W"
+
+sig hsm list >"$W/list" || fail "hsm list"
+grep -q 'pkcs11:token=signet-online;object=issuing-1.*ec:P-256 private sensitive never-extractable' "$W/list" \
+  || fail "hsm list does not show issuing-1 as a sensitive, never-extractable P-256 key: $(cat "$W/list")"
+grep -q 'pkcs11:token=signet-root;object=root.*ec:P-384 private' "$W/list" || fail "hsm list does not show the root key"
+
+uri=$(sig hsm keygen --token online --label spare --type ed25519) || fail "hsm keygen"
+[ "$uri" = "pkcs11:token=signet-online;object=spare" ] || echo "$uri" | grep -q '^pkcs11:token=signet-online;object=spare' \
+  || fail "hsm keygen printed '$uri'"
+sig hsm list | grep -q 'object=spare.*ed25519 private' || fail "the new key is not listed"
+if sig hsm keygen --token online --label spare --type ed25519 >/dev/null 2>"$W/err"; then fail "a second key with the same label was made"; fi
+[ "$(wc -l <"$W/err")" = 1 ] || fail "duplicate label: not one line: $(cat "$W/err")"
+
+# a CA signed at once by the root (its token is usable from this configuration)
+sig ca create --name issuing-2 --parent root --token online --type ec:P-384 --subject "CN=Issuing 2,O=Signet Demo" \
+  >"$W/c2.log" 2>&1 || { cat "$W/c2.log"; fail "ca create issuing-2"; }
+[ -s "$P/public/issuing-2.crt" ] || fail "ca create wrote no public/issuing-2.crt"
+openssl verify -x509_strict -CAfile "$P/public/root.crt" "$P/public/issuing-2.crt" >/dev/null || fail "issuing-2 does not verify"
+sig ca list | grep -q '^issuing-2 parent=root' || fail "ca list lacks issuing-2"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" -subj /CN=www.example.test \
+  -addext subjectAltName=DNS:www.example.test -out "$W/l.csr" 2>/dev/null
+sig issue --ca issuing-2 --profile tls-server --csr "$W/l.csr" --out "$W/l2.crt" >/dev/null || fail "issue under issuing-2"
+openssl verify -x509_strict -CAfile "$P/public/root.crt" -untrusted "$P/public/issuing-2.crt" "$W/l2.crt" >/dev/null \
+  || fail "leaf under issuing-2 does not verify"
+if sig ca create --name issuing-2 --parent root --token online --type ec:P-256 --subject CN=x >/dev/null 2>&1; then
+  fail "a second CA named issuing-2 was created"; fi
+
+# the root activated by quorum: ca create writes a CSR for the ceremony instead
+sed 's/^pin    = file:hsm\/root.pin/pin    = quorum/' "$CONF" >"$P/online.conf"
+sigo() { "$B/signet" -c "$P/online.conf" "$@"; }
+sigo ca create --name issuing-3 --parent root --token online --type ec:P-256 --subject "CN=Issuing 3" \
+  --csr-out "$W/i3.csr" >"$W/c3.log" 2>&1 || { cat "$W/c3.log"; fail "ca create issuing-3 (CSR)"; }
+grep -q 'CSR written' "$W/c3.log" || fail "ca create did not say it wrote a CSR"
+openssl req -in "$W/i3.csr" -noout -verify >/dev/null 2>&1 || fail "the CA's CSR does not verify"
+[ ! -e "$P/public/issuing-3.crt" ] || fail "a certificate was written without the parent"
+# without --csr-out it says what to do
+if sigo ca create --name issuing-4 --parent root --token online --type ec:P-256 --subject CN=x >/dev/null 2>"$W/err"; then
+  fail "ca create without a usable parent and without --csr-out succeeded"; fi
+grep -q -- '--csr-out' "$W/err" || fail "ca create did not point to --csr-out: $(cat "$W/err")"
+
+# the "ceremony": the root signs the CSR under the subordinate-ca profile
+sig issue --ca root --profile subordinate-ca --csr "$W/i3.csr" --out "$W/i3.crt" >/dev/null || fail "root did not sign issuing-3"
+if sigo ca import-cert --name issuing-3 --cert "$P/public/issuing-1.crt" >/dev/null 2>"$W/err"; then
+  fail "a certificate for another key was imported"; fi
+grep -q 'not the key of CA issuing-3' "$W/err" || fail "wrong-key import: $(cat "$W/err")"
+sigo ca import-cert --name issuing-3 --cert "$W/i3.crt" >/dev/null || fail "ca import-cert"
+cmp -s <(openssl x509 -in "$W/i3.crt" -outform DER) <(openssl x509 -in "$P/public/issuing-3.crt" -outform DER) \
+  || fail "import-cert did not write public/issuing-3.crt"
+sigo issue --ca issuing-3 --profile tls-server --csr "$W/l.csr" --out "$W/l3.crt" >/dev/null || fail "issue under issuing-3"
+openssl verify -x509_strict -CAfile "$P/public/root.crt" -untrusted "$P/public/issuing-3.crt" "$W/l3.crt" >/dev/null \
+  || fail "leaf under issuing-3 does not verify"
+cat "$W/l3.crt" "$P/public/issuing-3.crt" >"$W/chain3.pem"
+certtool --verify --load-ca-certificate "$P/public/root.crt" --infile "$W/chain3.pem" >/dev/null 2>&1 \
+  || fail "GnuTLS does not verify the chain under issuing-3"
+echo "cli_ca: ok"
