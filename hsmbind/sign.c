@@ -161,11 +161,11 @@ static CK_RV sign_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
     return CKR_OK;
 }
 
-/* Checks the caller's arguments against the key type. */
+/* Checks the caller's arguments against the key type; cap is the signature buffer's size. */
 static enum signet_err sign_check(const struct hsm_key *key, const EVP_MD *md, size_t datalen,
-                                  const unsigned char *sig, const size_t *siglen, char *detail)
+                                  const unsigned char *sig, size_t cap, char *detail)
 {
-    if (sig == NULL || siglen == NULL || (size_t)EVP_PKEY_get_size(key->pub) > *siglen) {
+    if (sig == NULL || (size_t)EVP_PKEY_get_size(key->pub) > cap) {
         sg_detail(detail, "signing with %s: the signature buffer must hold %d bytes", key->uri,
                   EVP_PKEY_get_size(key->pub));
         return SIGNET_E_USAGE;
@@ -197,12 +197,16 @@ enum signet_err hsm_sign(struct hsm_key *key, const EVP_MD *md, const unsigned c
     unsigned char *di = NULL;
     char what[700];
     enum signet_err rc;
+    size_t cap;
 
-    if (key == NULL || (data == NULL && datalen != 0)) {
-        sg_detail(detail, "hsm_sign: no key or no data");
+    if (key == NULL || siglen == NULL || (data == NULL && datalen != 0)) {
+        sg_detail(detail, "hsm_sign: no key, no signature length or no data");
         return SIGNET_E_USAGE;
     }
-    if ((rc = sign_check(key, md, datalen, sig, siglen, detail)) != SIGNET_OK)
+    /* on every failure the length says "no signature" */
+    cap = *siglen;
+    *siglen = 0;
+    if ((rc = sign_check(key, md, datalen, sig, cap, detail)) != SIGNET_OK)
         return rc;
     memset(&a, 0, sizeof(a));
     a.key = key;
