@@ -294,7 +294,7 @@ static void test_outage(void **st)
     assert_int_equal(s->p->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
     assert_int_equal(n, 0);
     end = s->outage_end_ms();
-    assert_in_range(end - now_ms(), 200, 300);
+    assert_in_range(end - now_ms(), 50, 300);
     assert_int_equal(s->p->C_GetSlotInfo(s->slot, &sinfo), CKR_OK);
     assert_false(sinfo.flags & CKF_TOKEN_PRESENT);
     assert_int_equal(s->p->C_GetTokenInfo(s->slot, &tinfo), CKR_TOKEN_NOT_PRESENT);
