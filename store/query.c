@@ -3,6 +3,7 @@
  * store queries: listing CAs, iterating a CA's certificates in serial order, meta values, and
  * the one-call convenience writes.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,20 +60,20 @@ out:
 
 /*
  * Decodes the record at a cursor position and hands it to cb when its state matches. For the
- * revoked index the certificate record is looked up by the same key. Returns SIGNET_OK and
+ * revoked and expiry indexes the certificate record is looked up by key k. Returns SIGNET_OK and
  * *out_stop = 1 when cb asked to stop.
  */
-static enum signet_err iter_one(struct store *st, MDB_txn *txn, int via_revoked, MDB_val *k,
+static enum signet_err iter_one(struct store *st, MDB_txn *txn, int via_index, MDB_val *k,
                                 MDB_val *v, enum store_cert_state state, store_cert_cb cb,
                                 void *arg, int *out_stop, char *detail)
 {
     struct store_cert *c = NULL;
     MDB_val cv = *v;
     enum signet_err err = SIGNET_OK;
-    int rc = via_revoked ? mdb_get(txn, st->dbi[STORE_DB_CERT], k, &cv) : 0;
+    int rc = via_index ? mdb_get(txn, st->dbi[STORE_DB_CERT], k, &cv) : 0;
 
     if (rc != 0)
-        return store_lmdb_err(st, rc, "reading a revoked certificate's record", detail);
+        return store_lmdb_err(st, rc, "reading an indexed certificate's record", detail);
     if ((err = store_cert_decode(cv.mv_data, cv.mv_size, &c, detail)) != SIGNET_OK)
         return err;
     if (state == 0 || c->state == state)
@@ -111,6 +112,48 @@ enum signet_err store_cert_iter(struct store *st, uint32_t ca_id, enum store_cer
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         err = store_lmdb_err(st, rc, "iterating certificates", detail);
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return err;
+}
+
+/* See store.h. Each expiry key names its cert record by (ca id, padded serial). */
+enum signet_err store_expiry_iter(struct store *st, uint32_t ca_id, int64_t until, store_cert_cb cb,
+                                  void *arg, char *detail)
+{
+    unsigned char start[STORE_EXPIRY_KEY_LEN], ck[STORE_CERT_KEY_LEN];
+    unsigned char none[1] = {0}, last[8];
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k = {sizeof(start), start}, v, cert = {sizeof(ck), ck};
+    enum signet_err err = SIGNET_OK;
+    int stop = 0, rc = 0;
+
+    if (cb == NULL) {
+        sg_detail(detail, "expiry iteration without a callback");
+        return SIGNET_E_USAGE;
+    }
+    store_expiry_key(start, ca_id, INT64_MIN, none, 1);
+    store_put_u64(last, (uint64_t)until ^ 0x8000000000000000ull);
+    rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, st->dbi[STORE_DB_EXPIRY], &cur);
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != STORE_EXPIRY_KEY_LEN || store_get_u32(k.mv_data) != ca_id ||
+            memcmp((unsigned char *)k.mv_data + 4, last, 8) > 0)
+            break;
+        memcpy(ck, k.mv_data, 4);
+        memcpy(ck + 4, (unsigned char *)k.mv_data + 12, STORE_SERIAL_MAX);
+        err = iter_one(st, txn, 1, &cert, &v, 0, cb, arg, &stop, detail);
+        if (err != SIGNET_OK)
+            goto out;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        err = store_lmdb_err(st, rc, "iterating the expiry index", detail);
 out:
     if (cur != NULL)
         mdb_cursor_close(cur);

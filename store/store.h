@@ -43,7 +43,8 @@ struct store_options {
  * Opens (creating when missing, unless read_only) the store in directory dir: checks the schema
  * version (refusing a newer one), clears stale reader slots (mdb_reader_check), starts the
  * committer. opts may be NULL. Errors: SIGNET_E_STORE, SIGNET_E_NOTFOUND (read_only and no store
- * there), SIGNET_E_CONFIG (schema too new, or unsafe lmdb_flags).
+ * there), SIGNET_E_CONFIG (schema too new, or unsafe lmdb_flags), SIGNET_E_USAGE (lmdb_flags
+ * other than those listed above or MDB_NORDAHEAD / MDB_NOMEMINIT).
  */
 enum signet_err store_open(const char *dir, const struct store_options *opts, struct store **out,
                            char *detail);
@@ -152,6 +153,12 @@ typedef int (*store_cert_cb)(const struct store_cert *c, void *arg);
 /* Iterates a CA's certificates; state 0 = all states. */
 enum signet_err store_cert_iter(struct store *st, uint32_t ca_id, enum store_cert_state state,
                                 store_cert_cb cb, void *arg, char *detail);
+/*
+ * Iterates a CA's certificates whose not-after is at most until, earliest first (the expiry
+ * index: sweeps, CRL pruning). Same callback convention as store_cert_iter.
+ */
+enum signet_err store_expiry_iter(struct store *st, uint32_t ca_id, int64_t until, store_cert_cb cb,
+                                  void *arg, char *detail);
 
 /*
  * Copies the value of name into buf. SIGNET_E_NOTFOUND when absent; SIGNET_E_USAGE when it does

@@ -878,6 +878,7 @@ static void test_iteration_order(void **state)
     struct order o;
     unsigned char der[4] = {0};
     uint32_t id1 = add_ca(st, "issuing-1"), id2 = add_ca(st, "issuing-2");
+    size_t n = 0;
     int calls = 0;
     char detail[SIGNET_DETAIL_MAX] = "";
     (void)state;
@@ -904,6 +905,12 @@ static void test_iteration_order(void **state)
     memset(&o, 0, sizeof(o));
     assert_int_equal(store_cert_iter(st, id2, STORE_CERT_ISSUED, order_cb, &o, detail), SIGNET_OK);
     assert_string_equal(o.seen, "05,0a,7f,0102030405060708090a");
+    /* the expiry index: earliest not-after first, up to a bound */
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(store_expiry_iter(st, id1, 2000000000 - 5, order_cb, &o, detail), SIGNET_OK);
+    assert_string_equal(o.seen, "0a,7fffffffffffffffffffffffffffffffffffffff");
+    assert_int_equal(store_expiry_iter(st, id2, INT64_MAX, count_cb, &n, detail), SIGNET_OK);
+    assert_int_equal(n, 7);
     assert_int_equal(store_cert_iter(st, id1, 0, stop_first, &calls, detail), SIGNET_OK);
     assert_int_equal(calls, 1);
     assert_int_equal(count_certs(st, 77, 0), 0);
