@@ -185,6 +185,8 @@ static void fh_keep_args(const CK_C_INITIALIZE_ARGS *args)
     g_init_args.pReserved = g_init_reserved;
 }
 
+/* Re-reads the environment, initialises the real module and keeps the arguments for power
+ * losses. Under the write lock: no call is in flight in the real module meanwhile. */
 static CK_RV fh_C_Initialize(CK_VOID_PTR init_args)
 {
     struct fh_verdict v;
@@ -203,6 +205,7 @@ static CK_RV fh_C_Initialize(CK_VOID_PTR init_args)
     return rv;
 }
 
+/* Finalises the real module; later power losses then leave it finalised. */
 static CK_RV fh_C_Finalize(CK_VOID_PTR reserved_arg)
 {
     struct fh_verdict v;
@@ -217,6 +220,7 @@ static CK_RV fh_C_Finalize(CK_VOID_PTR reserved_arg)
     return rv;
 }
 
+/* During an outage no slot holds a token, as when a device is unplugged. */
 static CK_RV fh_C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR n)
 {
     struct fh_verdict v;
@@ -234,6 +238,7 @@ static CK_RV fh_C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_UL
     return rv;
 }
 
+/* During an outage the slot reports no token present. */
 static CK_RV fh_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
     struct fh_verdict v;
@@ -423,6 +428,7 @@ FH_GENERIC(FH_FORWARD)
 static CK_FUNCTION_LIST g_list = {.version = {2, 40}, FH_FUNCTION_NAMES(FH_ENTRY)};
 #undef FH_ENTRY
 
+/* Loads the real module (once) and hands out our forwarding list. */
 static CK_RV fh_C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 {
     CK_RV rv;
