@@ -48,7 +48,9 @@ static enum signet_err token_open_locked(struct ca_ctx *ctx, struct ca_token_ent
                   "check the credential named by pin in [token.%s]",
                   t->label, t->name);
     } else if (rc == SIGNET_E_NOTFOUND) {
-        sg_detail(detail, "%s; check token = in [token.%s] and `signet hsm list`", why, t->name);
+        sg_detail(detail,
+                  "token %s does not exist: %s; check token = in [token.%s] and `signet hsm list`",
+                  t->label, why, t->name);
     } else if (rc != SIGNET_OK) {
         sg_detail(detail, "token %s: %s", t->label, why);
     }

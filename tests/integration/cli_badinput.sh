@@ -6,7 +6,7 @@
 # oversized CSR. Each exits 1 with exactly one line on stderr, and `signet cert list` is unchanged
 # (no PENDING record for a refused request). Bad usage exits 2.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
+B=$(cd "${SIGNET_BUILD:-build}" && pwd)
 MOD=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 W=$(mktemp -d /tmp/signet-it.XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -85,7 +85,7 @@ refused "token not in signet.conf" "no \[token.no-such-token\]" -c "$CONF" hsm k
 
 # a configured token that the module does not have
  sed 's/signet-online/no-such-label/g' "$CONF" >"$P/missing-token.conf"
-refused "token that does not exist" "not found" -c "$P/missing-token.conf" issue --ca issuing-1 --profile tls-server --csr "$W/good.csr"
+refused "token that does not exist" "no-such-label does not exist" -c "$P/missing-token.conf" issue --ca issuing-1 --profile tls-server --csr "$W/good.csr"
 
 # wrong PIN: one attempt, then stop and say so (counted through SoftHSM's own log would need
 # the fault module; the message says it and the second run still fails the same way)

@@ -5,7 +5,7 @@
 # imported with ca import-cert (a certificate for another key refused), and issuance under the
 # new CAs checked with openssl verify -x509_strict and GnuTLS.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
+B=$(cd "${SIGNET_BUILD:-build}" && pwd)
 W=$(mktemp -d /tmp/signet-it.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -5,7 +5,7 @@
 # Also: the CSR cannot add extensions (CA:TRUE asked, CA:FALSE issued), cert list / show agree,
 # and the demo layout of SPEC.md is there with the right modes.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
+B=$(cd "${SIGNET_BUILD:-build}" && pwd)
 W=$(mktemp -d /tmp/signet-it.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
