@@ -166,7 +166,7 @@ CK_RV hsm_module_reinit(struct hsm_module *mod, uint64_t seen)
 
     pthread_rwlock_wrlock(&mod->rw);
     if (mod->generation == seen || !mod->initialized) {
-        sg_log(SG_LOG_WARN, "re-initialising PKCS#11 module %s", mod->path);
+        sg_log(SG_LOG_DEBUG, "re-initialising PKCS#11 module %s", mod->path);
         mod->fn->C_Finalize(NULL);
         mod->initialized = 0;
         rv = module_initialize(mod);

@@ -457,6 +457,44 @@ static void test_concurrency(void **state)
     assert_int_equal(st1.logins, st0.logins); /* one login per token */
 }
 
+/*
+ * A new token appears to this process after hsm_token_init; the token already open on the same
+ * module notices the re-initialise (generation), reconnects by itself and signs again.
+ */
+static void test_token_init(void **state)
+{
+    struct hsm_token_config c = config("hsm-new");
+    struct secret *so = pin_of(TOKENFIX_SO_PIN), *user = pin_of("4321");
+    struct hsm_token *t = NULL;
+    struct hsm_key *k = NULL;
+    struct hsm_stats st0, st1;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    sign_and_verify(key_of(HSM_KEY_EC_P256), EVP_sha256(), "before");
+    hsm_token_stats(tok, &st0);
+    assert_int_equal(hsm_token_init(SIGNET_SOFTHSM_MODULE, NULL, "hsm-new", so, user, detail),
+                     SIGNET_OK);
+    assert_int_equal(hsm_token_init(SIGNET_SOFTHSM_MODULE, NULL, "hsm-new", so, user, detail),
+                     SIGNET_E_EXISTS);
+    assert_non_null(strstr(detail, "'hsm-new'"));
+    assert_int_equal(hsm_token_open(&c, secret_dup(user), &t, detail), SIGNET_OK);
+    assert_int_equal(hsm_keygen(t, "fresh", HSM_KEY_EC_P256, 0, &k, detail), SIGNET_OK);
+    sign_and_verify(k, EVP_sha256(), "on the new token");
+    hsm_key_free(k);
+    hsm_token_free(t);
+    secret_free(so);
+    secret_free(user);
+
+    /* handles and sessions of the old generation were discarded, not reused */
+    sign_and_verify(keys[HSM_KEY_EC_P256], EVP_sha256(), "after");
+    sign_and_verify(key_of(HSM_KEY_ED25519), NULL, "after, ed25519");
+    hsm_token_stats(tok, &st1);
+    assert_true(st1.reconnects > st0.reconnects);
+    assert_int_equal(hsm_token_breaker(tok), HSM_BREAKER_CLOSED);
+    assert_int_equal(hsm_token_probe(tok, detail), SIGNET_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_pin_public),
         cmocka_unit_test(test_handles_cached),
         cmocka_unit_test(test_concurrency),
+        cmocka_unit_test(test_token_init),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
