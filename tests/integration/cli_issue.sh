@@ -23,6 +23,12 @@ done
 for f in hsm/online.pin hsm/root.pin clients/demo.token; do
   [ "$(stat -c %a "$P/$f")" = 600 ] || fail "$f is not mode 0600"
 done
+# etc/policies holds the same profiles as the demo (after its SPDX line)
+if [ -n "${SIGNET_SOURCE:-}" ]; then
+  for f in "$SIGNET_SOURCE"/etc/policies/*.conf; do
+    diff <(tail -n +2 "$f") "$P/policies/$(basename "$f")" >/dev/null || fail "etc/policies/$(basename "$f") differs from the demo's"
+  done
+fi
 want=$(sha256sum <"$P/clients/demo.token" | cut -d' ' -f1)
 grep -q "token_sha256 *= *$want" "$P/signet.conf" || fail "signet.conf does not hold the demo token's SHA-256"
 # the demo PKI is refused a second time
