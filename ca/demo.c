@@ -150,7 +150,10 @@ static enum signet_err write_secret(const char *dir, const char *name, const str
 {
     char path[PATH_MAX + 64];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+        sg_detail(detail, "%s: path too long", dir);
+        return SIGNET_E_USAGE;
+    }
     return sg_write_file(path, secret_data(s), secret_len(s), 0600, detail);
 }
 
