@@ -342,8 +342,12 @@ static enum signet_err sign_and_record(struct ca_ctx *ctx, struct ca_ent *ca, EV
 
     *out_der = NULL;
     if (X509_sign(x, key, ca_sign_md(issuer_pub)) <= 0) {
-        sg_detail(detail, "CA %s: signing %s on the token failed", ca->name, object);
-        sg_detail_openssl(detail);
+        char why[SIGNET_DETAIL_MAX] = "";
+        sg_detail_openssl(why);
+        sg_detail(detail,
+                  "CA %s: signing %s on the token failed (%s); its PENDING record stays (possibly "
+                  "issued, serial never reused): check the HSM, then issue again",
+                  ca->name, object, why[0] == ';' ? why + 2 : why);
         return SIGNET_E_HSM;
     }
     if (X509_verify(x, issuer_pub) != 1) {
