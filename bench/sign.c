@@ -3,6 +3,8 @@
  * bench_sign: signatures per second on one SoftHSM2 token, per key type, through three paths:
  *   raw   C_SignInit + C_Sign straight through the module's function list, handle cached
  *         (the peer: the limit of the token itself)
+ *   rawv  raw, then the signature checked with OpenSSL against the public key: the floor for
+ *         any path that, like hsm_sign, verifies every signature before returning it
  *   hsm   hsm_sign (hsmbind: session pool, recovery, verification of every signature)
  *   evp   EVP_DigestSignInit + EVP_DigestSign on hsm_key_evp's key (the provider path the CA's
  *         X509_sign takes; it also hashes the 100-byte message)
@@ -23,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
@@ -35,9 +38,10 @@
 
 extern char **environ;
 
-enum path { P_RAW, P_HSM, P_EVP, P_MAX };
-static const char *const path_names[P_MAX] = {"raw", "hsm", "evp"};
-static const char *const path_titles[P_MAX] = {"raw C_Sign (peer)", "hsm_sign", "provider EVP"};
+enum path { P_RAW, P_RAWV, P_HSM, P_EVP, P_MAX };
+static const char *const path_names[P_MAX] = {"raw", "rawv", "hsm", "evp"};
+static const char *const path_titles[P_MAX] = {"raw C_Sign (peer)", "raw + verify", "hsm_sign",
+                                               "provider EVP"};
 
 struct kdef {
     enum hsm_key_type type;
@@ -157,6 +161,7 @@ struct worker {
     const struct kdef *kd;
     enum path path;
     struct hsm_key *key;
+    EVP_PKEY *pub; /* rawv: the key's public half */
     EVP_PKEY *evp;
     CK_SESSION_HANDLE s; /* raw */
     CK_OBJECT_HANDLE k;  /* raw */
@@ -191,6 +196,42 @@ static void inputs(const struct kdef *kd, unsigned char *msg, unsigned char *dgs
     }
 }
 
+/* Checks a raw PKCS#11 signature with OpenSSL (EC r||s converted to DER first). 1 = valid. */
+static int raw_verify(struct worker *w, const unsigned char *sig, size_t siglen,
+                      const unsigned char *msg, const unsigned char *dgst, unsigned dlen,
+                      const EVP_MD *md)
+{
+    unsigned char der[HSM_SIG_MAX], *p = der;
+    ECDSA_SIG *es = NULL;
+    EVP_PKEY_CTX *c = NULL;
+    EVP_MD_CTX *m = NULL;
+    int ok = 0, n;
+
+    if (w->kd->mech == CKM_EDDSA) {
+        ok = (m = EVP_MD_CTX_new()) != NULL &&
+             EVP_DigestVerifyInit(m, NULL, NULL, NULL, w->pub) == 1 &&
+             EVP_DigestVerify(m, sig, siglen, msg, MSG_LEN) == 1;
+        EVP_MD_CTX_free(m);
+        return ok;
+    }
+    if (w->kd->mech == CKM_ECDSA) {
+        if ((es = ECDSA_SIG_new()) == NULL ||
+            !ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)siglen / 2, NULL),
+                            BN_bin2bn(sig + siglen / 2, (int)siglen / 2, NULL)) ||
+            (n = i2d_ECDSA_SIG(es, &p)) <= 0)
+            goto out;
+        sig = der;
+        siglen = (size_t)n;
+    }
+    ok = (c = EVP_PKEY_CTX_new_from_pkey(NULL, w->pub, NULL)) != NULL &&
+         EVP_PKEY_verify_init(c) == 1 && EVP_PKEY_CTX_set_signature_md(c, md) == 1 &&
+         EVP_PKEY_verify(c, sig, siglen, dgst, dlen) == 1;
+out:
+    ECDSA_SIG_free(es);
+    EVP_PKEY_CTX_free(c);
+    return ok;
+}
+
 /* One signature through the worker's path. 1 = ok. */
 static int sign_once(struct worker *w, const unsigned char *msg, const unsigned char *dgst,
                      unsigned dlen, const unsigned char *raw, size_t rawlen, const EVP_MD *md)
@@ -204,8 +245,10 @@ static int sign_once(struct worker *w, const unsigned char *msg, const unsigned 
 
     switch (w->path) {
     case P_RAW:
+    case P_RAWV:
         return p11->C_SignInit(w->s, &mech, w->k) == CKR_OK &&
-               p11->C_Sign(w->s, (CK_BYTE_PTR)raw, rawlen, sig, &cklen) == CKR_OK;
+               p11->C_Sign(w->s, (CK_BYTE_PTR)raw, rawlen, sig, &cklen) == CKR_OK &&
+               (w->path == P_RAW || raw_verify(w, sig, cklen, msg, dgst, dlen, md));
     case P_HSM:
         return md == NULL ? hsm_sign(w->key, NULL, msg, MSG_LEN, sig, &siglen, NULL) == SIGNET_OK
                           : hsm_sign(w->key, md, dgst, dlen, sig, &siglen, NULL) == SIGNET_OK;
@@ -249,13 +292,14 @@ static void worker_init(struct worker *w, size_t ki, enum path path, struct hsm_
     w->path = path;
     w->key = key;
     w->evp = evp;
-    if (path == P_RAW)
+    w->pub = key != NULL ? hsm_key_public(key) : NULL;
+    if (path == P_RAW || path == P_RAWV)
         raw_open(kdefs[ki].label, may_reinit, &w->s, &w->k);
 }
 
 static void worker_close(struct worker *w)
 {
-    if (w->path == P_RAW)
+    if (w->path == P_RAW || w->path == P_RAWV)
         p11->C_CloseSession(w->s);
 }
 
@@ -323,12 +367,12 @@ static int worker_main(char **argv)
             path = (enum path)p;
     if (path == P_MAX || ki >= NKEYS || seconds <= 0)
         die("worker", "bad arguments");
-    if (path == P_RAW) {
-        raw_load();
-    } else {
+    if (path != P_RAW) {
         open_token();
         find_key(ki, &key, &evp);
     }
+    if (path == P_RAW || path == P_RAWV)
+        raw_load();
     worker_init(&w, ki, path, key, evp, 1);
     w.start_ms = atoll(argv[5]);
     w.end_ms = w.start_ms + (long long)(seconds * 1000);
