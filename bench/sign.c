@@ -146,9 +146,16 @@ static void raw_open(const char *label, int may_reinit, CK_SESSION_HANDLE *out_s
         die("no token", BENCH_LABEL);
     if (p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out_s) != CKR_OK)
         die("C_OpenSession", "failed");
-    rv = p11->C_Login(*out_s, CKU_USER, (CK_UTF8CHAR_PTR)BENCH_PIN, strlen(BENCH_PIN));
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
-        die("C_Login", "failed");
+    /* a login in another process rewrites the token file at the same moment: retry briefly */
+    for (int i = 0; i < 50; i++, usleep(20000)) {
+        rv = p11->C_Login(*out_s, CKU_USER, (CK_UTF8CHAR_PTR)BENCH_PIN, strlen(BENCH_PIN));
+        if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+            break;
+    }
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+        fprintf(stderr, "bench_sign: C_Login: CKR 0x%lx\n", (unsigned long)rv);
+        exit(1);
+    }
     if (p11->C_FindObjectsInit(*out_s, tmpl, 2) != CKR_OK ||
         p11->C_FindObjects(*out_s, out_k, 1, &found) != CKR_OK ||
         p11->C_FindObjectsFinal(*out_s) != CKR_OK || found != 1)
@@ -373,7 +380,7 @@ static int worker_main(char **argv)
     }
     if (path == P_RAW || path == P_RAWV)
         raw_load();
-    worker_init(&w, ki, path, key, evp, 1);
+    worker_init(&w, ki, path, key, evp, path == P_RAW); /* rawv: hsmbind holds the module */
     w.start_ms = atoll(argv[5]);
     w.end_ms = w.start_ms + (long long)(seconds * 1000);
     worker_run(&w);
