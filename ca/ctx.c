@@ -202,12 +202,18 @@ static void report_pending(struct ca_ctx *ctx)
     }
 }
 
+/* Bounds on [signet] store_map_size: below 1 MiB nothing useful fits; 1 TiB is a sanity cap. */
+#define STORE_MAP_MIN (1ull << 20)
+#define STORE_MAP_MAX (1ull << 40)
+
 /* [signet] paths, SOFTHSM2_CONF, profiles and the store. */
 static enum signet_err open_paths(struct ca_ctx *ctx, char *detail)
 {
     const char *sh = sg_conf_get(ctx->conf, "signet", "softhsm2_conf");
     char *p = NULL;
     struct store_options so = {0};
+    const char *msize;
+    uint64_t map_size = 0; /* 0: the store's default */
     enum signet_err rc;
 
     if (sh != NULL) {
@@ -230,6 +236,16 @@ static enum signet_err open_paths(struct ca_ctx *ctx, char *detail)
         NULL)
         return SIGNET_E_NOMEM;
     so.read_only = (ctx->flags & CA_OPEN_READ_ONLY) != 0;
+    if ((msize = sg_conf_get(ctx->conf, "signet", "store_map_size")) != NULL &&
+        !sg_parse_u64(msize, STORE_MAP_MIN, STORE_MAP_MAX, &map_size)) {
+        free(p);
+        sg_detail(detail,
+                  "%s: [signet] store_map_size = %.32s is not a byte count between %llu and %llu",
+                  sg_conf_file(ctx->conf), msize, (unsigned long long)STORE_MAP_MIN,
+                  (unsigned long long)STORE_MAP_MAX);
+        return SIGNET_E_CONFIG;
+    }
+    so.map_size = (size_t)map_size;
     if (!so.read_only)
         sg_mkdirs(p, 0700, NULL);
     rc = store_open(p, &so, &ctx->st, detail);

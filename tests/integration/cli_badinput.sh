@@ -97,6 +97,8 @@ refused "PIN file readable by others" "chmod 600" -c "$P/wrong-pin.conf" issue -
 # the right PIN still works afterwards: the token was not locked by retries
 sig issue --ca issuing-1 --profile tls-server --csr "$W/good.csr" --out "$W/good2.crt" >/dev/null 2>&1 || fail "good CSR refused after the wrong-PIN runs"
 before=$(sig cert list --ca issuing-1)
+sed 's/^\[signet\]/[signet]\nstore_map_size = 12/' "$CONF" >"$P/tiny-map.conf"
+refused "store map size out of range" "store_map_size" -c "$P/tiny-map.conf" issue --ca issuing-1 --profile tls-server --csr "$W/good.csr"
 
 # bad usage: exit 2
 rc=0; sig issue --ca issuing-1 >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "missing options exit $rc, wanted 2"
