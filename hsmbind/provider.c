@@ -597,6 +597,7 @@ static int sp_sig_token_sign(struct sp_sig *ctx, unsigned char *sig, size_t *sig
         return 0;
     err = hsm_sign(ctx->key->hsm, ctx->md, data, datalen, sig, &len, detail);
     if (err != SIGNET_OK) {
+        /* hsmbind's detail names the key, the call and what the token answered */
         sp_raise(SP_R_HSM, "%s: %s", signet_err_name(err), detail);
         return 0;
     }
