@@ -1,370 +1,270 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Evaluation of a request against a compiled profile: key rules, subject attributes and SANs,
- * into a decision with one reason per rule and the subject and SANs to issue.
+ * Evaluation of a request against a compiled profile: the CSR's signature hash and requested
+ * extensions, the key, SANs and subject attributes, into a decision with one verdict per rule
+ * and the subject and SANs to issue.
  */
 #include "internal.h"
 
-#include <ctype.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#define REASONS_MAX 64
-#define ATTR_MAX    128 /* bytes of one subject attribute value (RFC 5280 ub-* are 64..128) */
+#define CSR_MAX (64u * 1024u) /* bytes, as ca's CA_CSR_MAX */
 
-struct policy_decision {
-    int allowed;
-    enum signet_err err; /* class of the first refusal */
-    char error[SIGNET_DETAIL_MAX];
-    char *reasons[REASONS_MAX];
-    size_t n;
-    X509_NAME *subject;  /* to issue */
-    GENERAL_NAMES *sans; /* to issue; NULL when none */
-};
-
-/* Records one rule's verdict; a refusal makes the decision a refusal (first one wins). */
-static void verdict(struct policy_decision *d, enum signet_err err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void verdict(struct policy_decision *d, enum signet_err err, const char *fmt, ...)
+void pol_printable(const unsigned char *s, size_t len, char *out, size_t cap)
 {
-    char buf[SIGNET_DETAIL_MAX];
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+            out[o++] = (char)s[i];
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", s[i]);
+    }
+    if (cap)
+        out[o < cap ? o : cap - 1] = '\0';
+}
+
+void pol_verdict(struct policy_decision *d, enum signet_err err, const char *rule,
+                 const char *value, const char *fmt, ...)
+{
+    char why[SIGNET_DETAIL_MAX], text[SIGNET_DETAIL_MAX + 64];
+    struct pol_reason *r;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    if (err == SIGNET_OK)
+        snprintf(text, sizeof(text), "%s: ok%s%s%s", rule, value[0] ? " (" : "", value,
+                 value[0] ? ")" : "");
+    else
+        snprintf(text, sizeof(text), "%s: %s", rule, why);
     if (err != SIGNET_OK && d->allowed) {
         d->allowed = 0;
         d->err = err;
-        snprintf(d->error, sizeof(d->error), "%s", buf);
+        size_t l = strnlen(text, sizeof(d->error) - 1);
+        memcpy(d->error, text, l);
+        d->error[l] = '\0';
     }
-    if (d->n < REASONS_MAX)
-        d->reasons[d->n++] = strdup(buf);
+    if (d->n == POL_REASONS_MAX)
+        return;
+    r = &d->reasons[d->n];
+    r->rule = strdup(rule);
+    r->value = strdup(value);
+    r->why = strdup(err == SIGNET_OK && strcmp(why, "allowed") == 0 ? "" : why);
+    r->text = strdup(text);
+    r->allowed = err == SIGNET_OK;
+    if (r->rule && r->value && r->why && r->text)
+        d->n++;
+    else
+        free(r->rule), free(r->value), free(r->why), free(r->text);
 }
 
-/* "ec:P-256"-style description of a key into out. */
-static void key_desc(EVP_PKEY *pub, char *out, size_t cap)
+enum signet_err policy_csr_parse(const unsigned char *buf, size_t len, X509_REQ **out, char *detail)
 {
-    char group[64] = "";
+    X509_REQ *req = NULL;
+    EVP_PKEY *pub;
 
-    switch (EVP_PKEY_get_base_id(pub)) {
-    case EVP_PKEY_EC:
-        EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL);
-        snprintf(out, cap, "ec:%s",
-                 strcmp(group, "prime256v1") == 0  ? "P-256"
-                 : strcmp(group, "secp384r1") == 0 ? "P-384"
-                 : strcmp(group, "secp521r1") == 0 ? "P-521"
-                                                   : group);
-        break;
-    case EVP_PKEY_RSA:
-        snprintf(out, cap, "rsa:%d", EVP_PKEY_get_bits(pub));
-        break;
-    case EVP_PKEY_ED25519:
-        snprintf(out, cap, "ed25519");
-        break;
-    default:
-        snprintf(out, cap, "%s", OBJ_nid2sn(EVP_PKEY_get_base_id(pub)));
+    *out = NULL;
+    if (len == 0 || len > CSR_MAX) {
+        sg_detail(detail, "CSR: %zu bytes; a CSR is 1 to %u bytes", len, CSR_MAX);
+        return SIGNET_E_BADCSR;
     }
+    if (len > 11 && memcmp(buf, "-----BEGIN ", 11) == 0) {
+        BIO *b = BIO_new_mem_buf(buf, (int)len);
+        req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+    } else {
+        const unsigned char *p = buf;
+        req = d2i_X509_REQ(NULL, &p, (long)len);
+        if (req != NULL && p != buf + len) {
+            X509_REQ_free(req);
+            req = NULL;
+        }
+    }
+    ERR_clear_error();
+    if (req == NULL) {
+        sg_detail(detail, "CSR: not a PKCS#10 certificate request (PEM or DER); make one with "
+                          "`openssl req -new`");
+        return SIGNET_E_BADCSR;
+    }
+    if ((pub = X509_REQ_get0_pubkey(req)) == NULL || X509_REQ_verify(req, pub) != 1) {
+        sg_detail(detail, "CSR: %s (no proof of possession, RFC 2986); make the CSR again",
+                  pub ? "its signature does not verify with its own public key"
+                      : "its public key does not parse");
+        X509_REQ_free(req);
+        ERR_clear_error();
+        return SIGNET_E_BADCSR;
+    }
+    *out = req;
+    return SIGNET_OK;
+}
+
+/* The CSR's own signature: MD2, MD4, MD5 and SHA-1 are refused (collisions, RFC 6151, 9155). */
+static void eval_signature(X509_REQ *req, struct policy_decision *d)
+{
+    int sig = X509_REQ_get_signature_nid(req), md = NID_undef, pk = NID_undef;
+    const char *name = OBJ_nid2ln(sig);
+
+    if (!OBJ_find_sigid_algs(sig, &md, &pk))
+        pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name ? name : "unknown",
+                    "an unknown signature algorithm");
+    else if (md == NID_md2 || md == NID_md4 || md == NID_md5 || md == NID_sha1 || md == NID_mdc2 ||
+             md == NID_md5_sha1)
+        pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name,
+                    "signed with %s, a broken hash; sign the CSR with SHA-256 or better",
+                    OBJ_nid2sn(md));
+    else
+        pol_verdict(d, SIGNET_OK, "csr.signature", name, "allowed");
     ERR_clear_error();
 }
 
-/* Key quality independent of the profile: RSA exponent 65537, EC point on the curve. */
-static enum signet_err key_quality(EVP_PKEY *pub, const char *desc, char *detail)
+/* The key against the profile, then the blocked-key table through the caller's callback. */
+static void eval_key(const struct policy_profile *p, X509_REQ *req,
+                     const struct policy_eval_opts *opts, struct policy_decision *d)
 {
-    enum signet_err rc = SIGNET_OK;
-    EVP_PKEY_CTX *pc = NULL;
-    BIGNUM *e = NULL;
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+    unsigned char h[POLICY_SPKI_HASH];
+    char why[SIGNET_DETAIL_MAX] = "", hex[2 * POLICY_SPKI_HASH + 1];
+    int blocked;
 
-    if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) {
-        if (!EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) || !BN_is_word(e, 65537)) {
-            sg_detail(detail, "key: %s public exponent is not 65537; generate the key again", desc);
-            rc = SIGNET_E_BADKEY;
-        }
-    } else if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
-        if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL)) == NULL ||
-            EVP_PKEY_public_check(pc) != 1) {
-            sg_detail(detail, "key: %s public point is not valid on its curve", desc);
-            rc = SIGNET_E_BADKEY;
-        }
+    if (pub == NULL) {
+        pol_verdict(d, SIGNET_E_BADKEY, "key", "", "the CSR's public key does not parse");
+        return;
     }
-    BN_free(e);
-    EVP_PKEY_CTX_free(pc);
-    ERR_clear_error();
-    return rc;
+    if (policy_check_key(p, pub, why) != SIGNET_OK) {
+        pol_verdict(d, SIGNET_E_BADKEY, "key", "", "%s", strncmp(why, "key: ", 5) ? why : why + 5);
+        return;
+    }
+    pol_verdict(d, SIGNET_OK, "key", EVP_PKEY_get0_type_name(pub), "allowed");
+    if (opts == NULL || opts->key_blocked == NULL)
+        return;
+    if (!policy_spki_sha256(pub, h)) {
+        pol_verdict(d, SIGNET_E_BADKEY, "key.blocked", "", "the key does not encode");
+        return;
+    }
+    sg_hex_encode(h, sizeof(h), hex);
+    blocked = opts->key_blocked(h, opts->key_blocked_arg);
+    if (blocked > 0)
+        pol_verdict(d, SIGNET_E_BADKEY, "key.blocked", hex,
+                    "this key (SPKI SHA-256 %s) is in the blocked-key table; make a new key", hex);
+    else if (blocked < 0)
+        pol_verdict(d, SIGNET_E_STORE, "key.blocked", hex,
+                    "the blocked-key table cannot be read; try again");
+    else
+        pol_verdict(d, SIGNET_OK, "key.blocked", hex, "allowed");
 }
 
-enum signet_err policy_check_key(const struct policy_profile *p, EVP_PKEY *pub, char *detail)
+/* Counts the extension-request attributes; more than one, or one with several values, is bad. */
+static int ext_attrs_ok(X509_REQ *req, int *present)
 {
-    char desc[64], allowed[256] = "";
-    int bits = EVP_PKEY_get_bits(pub), id = EVP_PKEY_get_base_id(pub);
+    int n = 0;
 
-    key_desc(pub, desc, sizeof(desc));
-    for (size_t i = 0; i < p->nkeys; i++) {
-        const struct pol_key_rule *r = &p->keys[i];
-        char one[40];
-        int ok = (r->kind == POL_KEY_EC_P256 && strcmp(desc, "ec:P-256") == 0) ||
-                 (r->kind == POL_KEY_EC_P384 && strcmp(desc, "ec:P-384") == 0) ||
-                 (r->kind == POL_KEY_ED25519 && id == EVP_PKEY_ED25519) ||
-                 (r->kind == POL_KEY_RSA && id == EVP_PKEY_RSA && bits >= (int)r->rsa_min &&
-                  bits <= (int)r->rsa_max);
-        if (ok)
-            return key_quality(pub, desc, detail);
-        if (r->kind == POL_KEY_RSA)
-            snprintf(one, sizeof(one), "rsa:%u-%u", r->rsa_min, r->rsa_max);
-        else
-            snprintf(one, sizeof(one), "%s",
-                     r->kind == POL_KEY_EC_P256   ? "ec:P-256"
-                     : r->kind == POL_KEY_EC_P384 ? "ec:P-384"
-                                                  : "ed25519");
-        if (strlen(allowed) + strlen(one) + 3 < sizeof(allowed))
-            strcat(strcat(allowed, i ? ", " : ""), one);
-    }
-    sg_detail(detail,
-              "key: %s is not allowed by profile %s (allowed: %s); make a CSR with an "
-              "allowed key",
-              desc, p->name, allowed);
-    return SIGNET_E_BADKEY;
-}
-
-/* ---- names ---- */
-
-/* 1 when s is a hostname of LDH labels (no wildcard), 1..253 bytes. */
-static int valid_hostname(const char *s, size_t len)
-{
-    size_t lab = 0;
-
-    if (len == 0 || len > 253 || s[0] == '.' || s[len - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.') {
-            if (lab == 0 || s[i - 1] == '-')
+    for (int nid = 0; nid < 2; nid++) {
+        int id = nid ? NID_ms_ext_req : NID_ext_req, idx = -1;
+        while ((idx = X509_REQ_get_attr_by_NID(req, id, idx)) >= 0) {
+            n++;
+            if (X509_ATTRIBUTE_count(X509_REQ_get_attr(req, idx)) != 1)
                 return 0;
-            lab = 0;
-            continue;
         }
-        if (!isalnum(c) && !(c == '-' && lab > 0))
-            return 0;
-        if (++lab > 63)
-            return 0;
     }
-    return s[len - 1] != '-';
+    *present = n > 0;
+    return n <= 1;
 }
 
-int policy_dns_match(const char *pattern, const char *name)
+/* One requested extension other than subjectAltName: ignored or refused, never copied. */
+static void eval_one_ext(const struct policy_profile *p, X509_EXTENSION *e,
+                         struct policy_decision *d)
 {
-    size_t pl = strlen(pattern), nl = strlen(name);
+    char name[80];
+    const ASN1_OBJECT *obj = X509_EXTENSION_get_object(e);
 
-    if (strncmp(pattern, "**.", 3) == 0) {
-        const char *base = pattern + 2; /* ".example.test" */
-        size_t bl = pl - 2;
-        return nl > bl && strcasecmp(name + nl - bl, base) == 0;
-    }
-    if (strncmp(pattern, "*.", 2) == 0) {
-        const char *base = pattern + 1;
-        size_t bl = pl - 1;
-        const char *dot = strchr(name, '.');
-        return nl > bl && dot != NULL && dot == name + nl - bl && strcasecmp(dot, base) == 0;
-    }
-    return strcasecmp(pattern, name) == 0;
-}
-
-static int any_match(char **patterns, const char *v)
-{
-    if (patterns == NULL)
-        return 1;
-    for (char **p = patterns; *p; p++)
-        if (policy_dns_match(*p, v))
-            return 1;
-    return 0;
-}
-
-/* Checks one requested SAN; counts it per kind; copies it into d->sans when allowed. */
-static void check_san(const struct policy_profile *p, struct policy_decision *d,
-                      const GENERAL_NAME *gn, unsigned counts[POL_SAN_KIND_MAX])
-{
-    int kind = gn->type == GEN_DNS     ? POL_SAN_DNS
-               : gn->type == GEN_IPADD ? POL_SAN_IP
-               : gn->type == GEN_EMAIL ? POL_SAN_EMAIL
-               : gn->type == GEN_URI   ? POL_SAN_URI
-                                       : -1;
-    const ASN1_STRING *s = kind == POL_SAN_IP ? gn->d.iPAddress : gn->d.ia5;
-    char v[256] = "";
-    const struct pol_san_rule *r;
-
-    if (kind < 0) {
-        verdict(d, SIGNET_E_POLICY, "san: a SAN of type %d is not allowed by any rule", gn->type);
-        return;
-    }
-    r = &p->san[kind];
-    if (kind != POL_SAN_IP) {
-        int len = ASN1_STRING_length(s);
-        const unsigned char *b = ASN1_STRING_get0_data(s);
-        if (len <= 0 || len >= (int)sizeof(v) || memchr(b, 0, (size_t)len) != NULL) {
-            verdict(d, SIGNET_E_POLICY, "san.%s: a name that is empty, too long or holds NUL",
-                    pol_san_kind_names[kind]);
+    OBJ_obj2txt(name, sizeof(name), obj, 0);
+    if (X509V3_EXT_get(e) != NULL) {
+        void *v = X509V3_EXT_d2i(e);
+        if (v == NULL) {
+            pol_verdict(d, SIGNET_E_BADCSR, "csr.extensions", name,
+                        "the requested %s does not parse", name);
+            ERR_clear_error();
             return;
         }
-        memcpy(v, b, (size_t)len);
-    } else if (ASN1_STRING_length(s) != 4 && ASN1_STRING_length(s) != 16) {
-        verdict(d, SIGNET_E_POLICY, "san.ip: an address of %d bytes", ASN1_STRING_length(s));
-        return;
+        X509V3_EXT_METHOD const *m = X509V3_EXT_get(e);
+        if (m->it)
+            ASN1_item_free(v, ASN1_ITEM_ptr(m->it));
+        else if (m->ext_free)
+            m->ext_free(v);
     }
-    if (r->need == POL_FORBIDDEN) {
-        verdict(d, SIGNET_E_POLICY, "san.%s: forbidden by profile %s%s%s", pol_san_kind_names[kind],
-                p->name, v[0] ? " (" : "", v[0] ? v : "");
-        return;
-    }
-    if (kind == POL_SAN_DNS && !valid_hostname(v, strlen(v))) {
-        verdict(d, SIGNET_E_POLICY,
-                "san.dns: '%s' is not a hostname (letters, digits, '-', "
-                "dots; no wildcards)",
-                v);
-        return;
-    }
-    if (kind == POL_SAN_EMAIL) {
-        const char *at = strchr(v, '@');
-        if (at == NULL || at == v || !any_match(r->patterns, at + 1)) {
-            verdict(d, SIGNET_E_POLICY, "san.email: '%s' does not match the profile's domains", v);
-            return;
-        }
-    } else if (kind != POL_SAN_IP && !any_match(r->patterns, v)) {
-        verdict(d, SIGNET_E_POLICY, "san.%s: '%s' does not match the profile's match= patterns",
-                pol_san_kind_names[kind], v);
-        return;
-    }
-    counts[kind]++;
-    if (d->sans == NULL && (d->sans = sk_GENERAL_NAME_new_null()) == NULL)
-        return;
-    GENERAL_NAME *dup = GENERAL_NAME_dup(gn);
-    if (dup == NULL || !sk_GENERAL_NAME_push(d->sans, dup))
-        GENERAL_NAME_free(dup);
+    if (p->csr_ext == POL_CSR_EXT_REFUSE)
+        pol_verdict(d, SIGNET_E_POLICY, "csr.extensions", name,
+                    "the CSR asks for %s%s; profile %s refuses requested extensions "
+                    "(csr_extensions = refuse)",
+                    X509_EXTENSION_get_critical(e) ? "critical " : "", name, p->name);
+    else
+        pol_verdict(d, SIGNET_OK, "csr.extensions", name,
+                    "ignored: only the profile's section is issued");
 }
 
-/* The CSR's requested subjectAltName (NULL when none); refuses two of them. */
-static GENERAL_NAMES *requested_sans(X509_REQ *req, struct policy_decision *d)
+/*
+ * The CSR's requested extensions: one extension request attribute at most, parseable, not
+ * empty, no extension twice (RFC 5280 4.2). Returns the requested subjectAltName (NULL when
+ * none; caller frees); *bad is set when the request is malformed.
+ */
+static GENERAL_NAMES *eval_csr_exts(const struct policy_profile *p, X509_REQ *req,
+                                    struct policy_decision *d, int *bad)
 {
-    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    STACK_OF(X509_EXTENSION) *exts = NULL;
     GENERAL_NAMES *gens = NULL;
-    int found = 0;
+    int present = 0;
 
+    *bad = 1;
+    if (!ext_attrs_ok(req, &present)) {
+        pol_verdict(d, SIGNET_E_BADCSR, "csr.extensions", "",
+                    "more than one extension request attribute, or one with several values");
+        return NULL;
+    }
+    if ((exts = X509_REQ_get_extensions(req)) == NULL ||
+        (present && sk_X509_EXTENSION_num(exts) == 0)) {
+        pol_verdict(d, SIGNET_E_BADCSR, "csr.extensions", "",
+                    "the extension request is empty or does not parse");
+        goto out;
+    }
     for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
         X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
-        if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) != NID_subject_alt_name)
-            continue;
-        if (found++) {
-            verdict(d, SIGNET_E_POLICY, "san: the CSR requests subjectAltName twice");
-            break;
+        if (X509v3_get_ext_by_OBJ(exts, X509_EXTENSION_get_object(e), i) >= 0) {
+            pol_verdict(d, SIGNET_E_BADCSR, "csr.extensions", "",
+                        "an extension requested twice (RFC 5280 4.2)");
+            goto out;
         }
-        if ((gens = X509V3_EXT_d2i(e)) == NULL)
-            verdict(d, SIGNET_E_POLICY, "san: the CSR's subjectAltName does not parse");
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) != NID_subject_alt_name)
+            eval_one_ext(p, e, d);
+        else if ((gens = X509V3_EXT_d2i(e)) == NULL) {
+            pol_verdict(d, SIGNET_E_BADCSR, "san", "", "the CSR's subjectAltName does not parse");
+            goto out;
+        }
     }
+    *bad = 0;
+out:
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     ERR_clear_error();
+    if (*bad) {
+        GENERAL_NAMES_free(gens);
+        gens = NULL;
+    }
     return gens;
 }
 
-static void eval_sans(const struct policy_profile *p, X509_REQ *req, struct policy_decision *d)
-{
-    unsigned counts[POL_SAN_KIND_MAX] = {0};
-    GENERAL_NAMES *gens = requested_sans(req, d);
-    int n = sk_GENERAL_NAME_num(gens);
-
-    if (n > POLICY_SAN_MAX)
-        verdict(d, SIGNET_E_POLICY, "san: %d SANs, more than the %d allowed", n, POLICY_SAN_MAX);
-    for (int i = 0; i < n && n <= POLICY_SAN_MAX; i++)
-        check_san(p, d, sk_GENERAL_NAME_value(gens, i), counts);
-    for (int k = 0; k < POL_SAN_KIND_MAX; k++) {
-        const struct pol_san_rule *r = &p->san[k];
-        unsigned max = r->max ? r->max : POLICY_SAN_MAX;
-        if (r->need == POL_REQUIRED && counts[k] == 0)
-            verdict(d, SIGNET_E_POLICY, "san.%s: required by profile %s, and the CSR has none",
-                    pol_san_kind_names[k], p->name);
-        else if (counts[k] > max)
-            verdict(d, SIGNET_E_POLICY, "san.%s: %u names, more than max=%u", pol_san_kind_names[k],
-                    counts[k], max);
-        else if (counts[k] > 0)
-            verdict(d, SIGNET_OK, "san.%s: ok (%u)", pol_san_kind_names[k], counts[k]);
-    }
-    GENERAL_NAMES_free(gens);
-}
-
-/* 1 when the attribute value equals one of the allowed SANs (DNS names, case-insensitive). */
-static int value_is_san(const struct policy_decision *d, const char *v)
-{
-    for (int i = 0; i < sk_GENERAL_NAME_num(d->sans); i++) {
-        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(d->sans, i);
-        if ((gn->type == GEN_DNS || gn->type == GEN_EMAIL) &&
-            strcasecmp((const char *)ASN1_STRING_get0_data(gn->d.ia5), v) == 0)
-            return 1;
-        if (gn->type == GEN_IPADD) {
-            ASN1_OCTET_STRING *ip = a2i_IPADDRESS(v);
-            int eq = ip && ASN1_STRING_cmp(ip, gn->d.iPAddress) == 0;
-            ASN1_OCTET_STRING_free(ip);
-            ERR_clear_error();
-            if (eq)
-                return 1;
-        }
-    }
-    return 0;
-}
-
-static const struct pol_subj_rule *subj_rule(const struct policy_profile *p, int nid)
-{
-    for (size_t i = 0; i < p->nsubj; i++)
-        if (p->subj[i].nid == nid)
-            return &p->subj[i];
-    return NULL;
-}
-
-/* Subject attributes: each must be allowed, appear once, and be copied to d->subject. */
-static void eval_subject(const struct policy_profile *p, X509_REQ *req, struct policy_decision *d)
-{
-    const X509_NAME *name = X509_REQ_get_subject_name(req);
-
-    for (int i = 0; i < X509_NAME_entry_count(name); i++) {
-        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-        const struct pol_subj_rule *r = subj_rule(p, nid);
-        const ASN1_STRING *s = X509_NAME_ENTRY_get_data(e);
-        unsigned char *utf8 = NULL;
-        int len = ASN1_STRING_to_UTF8(&utf8, s);
-        const char *an = nid != NID_undef ? OBJ_nid2sn(nid) : "unknown attribute";
-
-        if (r == NULL || r->need == POL_FORBIDDEN)
-            verdict(d, SIGNET_E_POLICY, "subject.%s: forbidden by profile %s", r ? r->name : an,
-                    p->name);
-        else if (X509_NAME_get_index_by_NID(name, nid, i) >= 0)
-            verdict(d, SIGNET_E_POLICY, "subject.%s: given more than once", r->name);
-        else if (len <= 0 || len > ATTR_MAX || memchr(utf8, 0, (size_t)len) != NULL)
-            verdict(d, SIGNET_E_POLICY, "subject.%s: empty, longer than %d bytes or holds NUL",
-                    r->name, ATTR_MAX);
-        else if (r->must_be_san && !value_is_san(d, (const char *)utf8))
-            verdict(d, SIGNET_E_POLICY, "subject.%s: '%s' must also be one of the SANs", r->name,
-                    (const char *)utf8);
-        else if (!X509_NAME_add_entry(d->subject, e, -1, 0))
-            verdict(d, SIGNET_E_INTERNAL, "subject.%s: out of memory", r->name);
-        else
-            verdict(d, SIGNET_OK, "subject.%s: ok", r->name);
-        OPENSSL_free(utf8);
-        ERR_clear_error();
-    }
-    for (size_t i = 0; i < p->nsubj; i++)
-        if (p->subj[i].need == POL_REQUIRED &&
-            X509_NAME_get_index_by_NID(name, p->subj[i].nid, -1) < 0)
-            verdict(d, SIGNET_E_POLICY, "subject.%s: required by profile %s, and the CSR has none",
-                    p->subj[i].name, p->name);
-}
-
-enum signet_err policy_evaluate(const struct policy_profile *p, X509_REQ *req,
-                                struct policy_decision **out, char *detail)
+enum signet_err policy_evaluate_ex(const struct policy_profile *p, X509_REQ *req,
+                                   const struct policy_eval_opts *opts,
+                                   struct policy_decision **out, char *detail)
 {
     struct policy_decision *d = NULL;
-    EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
-    char why[SIGNET_DETAIL_MAX] = "";
+    GENERAL_NAMES *gens = NULL;
+    int bad = 0;
 
     *out = NULL;
     if ((d = calloc(1, sizeof(*d))) == NULL || (d->subject = X509_NAME_new()) == NULL) {
@@ -373,27 +273,34 @@ enum signet_err policy_evaluate(const struct policy_profile *p, X509_REQ *req,
         return SIGNET_E_NOMEM;
     }
     d->allowed = 1;
-    if (pub == NULL)
-        verdict(d, SIGNET_E_BADKEY, "key: the CSR's public key does not parse");
-    else if (policy_check_key(p, pub, why) != SIGNET_OK)
-        verdict(d, SIGNET_E_BADKEY, "%s", why);
-    else
-        verdict(d, SIGNET_OK, "key: ok");
-    eval_sans(p, req, d); /* before the subject: must-be-a-SAN looks at the allowed SANs */
-    eval_subject(p, req, d);
-    verdict(d, SIGNET_OK,
-            "extensions: only the profile's section is issued; requested "
-            "extensions other than subjectAltName are ignored");
+    d->approval = p->approval;
+    eval_signature(req, d);
+    eval_key(p, req, opts, d);
+    gens = eval_csr_exts(p, req, d, &bad);
+    if (!bad)
+        pol_eval_sans(p, gens, d); /* before the subject: must-be-a-SAN looks at them */
+    pol_eval_subject(p, req, d);
+    GENERAL_NAMES_free(gens);
     *out = d;
     return SIGNET_OK;
+}
+
+enum signet_err policy_evaluate(const struct policy_profile *p, X509_REQ *req,
+                                struct policy_decision **out, char *detail)
+{
+    return policy_evaluate_ex(p, req, NULL, out, detail);
 }
 
 void policy_decision_free(struct policy_decision *d)
 {
     if (d == NULL)
         return;
-    for (size_t i = 0; i < d->n; i++)
-        free(d->reasons[i]);
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->reasons[i].rule);
+        free(d->reasons[i].value);
+        free(d->reasons[i].why);
+        free(d->reasons[i].text);
+    }
     X509_NAME_free(d->subject);
     GENERAL_NAMES_free(d->sans);
     free(d);
@@ -421,7 +328,23 @@ size_t policy_decision_count(const struct policy_decision *d)
 
 const char *policy_decision_reason(const struct policy_decision *d, size_t i)
 {
-    return i < d->n && d->reasons[i] ? d->reasons[i] : "";
+    return i < d->n ? d->reasons[i].text : "";
+}
+
+int policy_decision_verdict(const struct policy_decision *d, size_t i, struct policy_verdict *out)
+{
+    if (i >= d->n)
+        return 0;
+    out->rule = d->reasons[i].rule;
+    out->value = d->reasons[i].value;
+    out->allowed = d->reasons[i].allowed;
+    out->why = d->reasons[i].why;
+    return 1;
+}
+
+enum policy_approval policy_decision_approval(const struct policy_decision *d)
+{
+    return d->approval;
 }
 
 const X509_NAME *policy_decision_subject(const struct policy_decision *d)

@@ -17,13 +17,6 @@
 
 const char *const pol_san_kind_names[POL_SAN_KIND_MAX] = {"dns", "ip", "email", "uri"};
 
-struct parse {
-    const char *path;
-    const char *text; /* the raw file, to find line numbers */
-    CONF *conf;
-    char *detail;
-};
-
 /*
  * The 1-based line of key in [section] of the raw text (key NULL: the section header), or 0
  * when not found. NCONF keeps no line numbers, so errors about values are located this way.
@@ -58,11 +51,9 @@ static long find_line(const char *text, const char *section, const char *key)
     return 0;
 }
 
-/* Formats "FILE:LINE: msg" for key in section into the detail. Returns SIGNET_E_CONFIG. */
-static enum signet_err perr(struct parse *ps, const char *section, const char *key, const char *fmt,
-                            ...) __attribute__((format(printf, 4, 5)));
-static enum signet_err perr(struct parse *ps, const char *section, const char *key, const char *fmt,
-                            ...)
+/* See internal.h. */
+enum signet_err pol_perr(struct pol_parse *ps, const char *section, const char *key,
+                         const char *fmt, ...)
 {
     char msg[SIGNET_DETAIL_MAX];
     va_list ap;
@@ -74,252 +65,121 @@ static enum signet_err perr(struct parse *ps, const char *section, const char *k
     return SIGNET_E_CONFIG;
 }
 
-/* Parses one key= alternative ("ec:P-256", "rsa:2048-4096", "rsa:3072", "ed25519"). 1 = ok. */
-static int parse_key_alt(const char *s, struct pol_key_rule *r)
+/* The keys of [profile] that name sections or need the whole profile first. */
+struct late_keys {
+    const char *ext_section;
+    const char *path_len;
+    const char *name_constraints;
+    const char *order;
+    const char *validity_max;
+};
+
+/* validity / validity_max: a duration of at most 100 years. */
+static enum signet_err parse_duration_key(struct pol_parse *ps, const char *key, const char *v,
+                                          int64_t *out)
 {
-    uint64_t lo, hi;
-    char buf[32];
-    char *dash;
-
-    memset(r, 0, sizeof(*r));
-    if (strcmp(s, "ec:P-256") == 0) {
-        r->kind = POL_KEY_EC_P256;
-        return 1;
-    }
-    if (strcmp(s, "ec:P-384") == 0) {
-        r->kind = POL_KEY_EC_P384;
-        return 1;
-    }
-    if (strcmp(s, "ed25519") == 0) {
-        r->kind = POL_KEY_ED25519;
-        return 1;
-    }
-    if (strncmp(s, "rsa:", 4) != 0 || strlen(s + 4) >= sizeof(buf))
-        return 0;
-    snprintf(buf, sizeof(buf), "%s", s + 4);
-    if ((dash = strchr(buf, '-')) != NULL)
-        *dash++ = 0;
-    if (!sg_parse_u64(buf, 2048, 16384, &lo))
-        return 0;
-    hi = lo;
-    if (dash && !sg_parse_u64(dash, lo, 16384, &hi))
-        return 0;
-    r->kind = POL_KEY_RSA;
-    r->rsa_min = (unsigned)lo;
-    r->rsa_max = (unsigned)hi;
-    return 1;
-}
-
-static enum signet_err parse_keys(struct parse *ps, struct policy_profile *p, const char *v)
-{
-    size_t n = 0;
-    char **alts = sg_split_list(v, &n);
-    enum signet_err rc = SIGNET_OK;
-
-    if (alts == NULL)
-        return SIGNET_E_NOMEM;
-    if (n == 0 || n > POL_KEYS_MAX)
-        rc = perr(ps, "profile", "key", "key: list 1 to %d key types", POL_KEYS_MAX);
-    for (size_t i = 0; rc == SIGNET_OK && i < n; i++) {
-        if (!parse_key_alt(alts[i], &p->keys[i]))
-            rc = perr(ps, "profile", "key",
-                      "key: unknown key type '%s' (use ec:P-256, ec:P-384, rsa:MIN-MAX with "
-                      "MIN >= 2048, ed25519)",
-                      alts[i]);
-    }
-    p->nkeys = rc == SIGNET_OK ? n : 0;
-    sg_strv_free(alts);
-    return rc;
-}
-
-/* Parses the words of a subject or SAN rule into its parts. */
-static enum signet_err parse_rule_words(struct parse *ps, const char *key, const char *v,
-                                        enum pol_need *need, int *must_be_san, unsigned *max,
-                                        char ***patterns)
-{
-    size_t n = 0;
-    char **w = sg_split_list(v, &n);
-    enum signet_err rc = SIGNET_OK;
-    int have_need = 0;
-
-    if (w == NULL)
-        return SIGNET_E_NOMEM;
-    for (size_t i = 0; rc == SIGNET_OK && i < n; i++) {
-        uint64_t m;
-        if (strcmp(w[i], "required") == 0 || strcmp(w[i], "optional") == 0 ||
-            strcmp(w[i], "forbidden") == 0) {
-            *need = w[i][0] == 'r' ? POL_REQUIRED : w[i][0] == 'o' ? POL_OPTIONAL : POL_FORBIDDEN;
-            have_need = 1;
-        } else if (must_be_san && strcmp(w[i], "must-be-a-SAN") == 0) {
-            *must_be_san = 1;
-        } else if (max && strncmp(w[i], "max=", 4) == 0) {
-            if (!sg_parse_u64(w[i] + 4, 1, POLICY_SAN_MAX, &m))
-                rc = perr(ps, "profile", key, "%s: max= takes a number from 1 to %d", key,
-                          POLICY_SAN_MAX);
-            else
-                *max = (unsigned)m;
-        } else if (patterns && strncmp(w[i], "match=", 6) == 0) {
-            char *s = strdup(w[i] + 6), *save = NULL, *t;
-            size_t np = 0;
-            if (s == NULL || (*patterns = calloc(POLICY_PATTERN_MAX + 1, sizeof(char *))) == NULL) {
-                free(s);
-                rc = SIGNET_E_NOMEM;
-                break;
-            }
-            for (t = strtok_r(s, "|", &save); t && rc == SIGNET_OK;
-                 t = strtok_r(NULL, "|", &save)) {
-                if (np == POLICY_PATTERN_MAX)
-                    rc = perr(ps, "profile", key, "%s: more than %d match= alternatives", key,
-                              POLICY_PATTERN_MAX);
-                else if (((*patterns)[np++] = strdup(t)) == NULL)
-                    rc = SIGNET_E_NOMEM;
-            }
-            free(s);
-            if (rc == SIGNET_OK && np == 0)
-                rc = perr(ps, "profile", key, "%s: match= needs at least one pattern", key);
-        } else {
-            rc = perr(ps, "profile", key, "%s: unknown word '%s'", key, w[i]);
-        }
-    }
-    if (rc == SIGNET_OK && !have_need)
-        rc = perr(ps, "profile", key, "%s: say required, optional or forbidden", key);
-    sg_strv_free(w);
-    return rc;
-}
-
-static enum signet_err parse_subject(struct parse *ps, struct policy_profile *p, const char *key,
-                                     const char *v)
-{
-    struct pol_subj_rule *r;
-    int nid = OBJ_txt2nid(key + 8);
-
-    if (nid == NID_undef || strlen(key + 8) >= sizeof(r->name))
-        return perr(ps, "profile", key, "%s: unknown subject attribute '%s'", key, key + 8);
-    if (p->nsubj == POL_SUBJ_MAX)
-        return perr(ps, "profile", key, "%s: more than %d subject rules", key, POL_SUBJ_MAX);
-    r = &p->subj[p->nsubj++];
-    r->nid = nid;
-    snprintf(r->name, sizeof(r->name), "%s", key + 8);
-    return parse_rule_words(ps, key, v, &r->need, &r->must_be_san, NULL, NULL);
-}
-
-static enum signet_err parse_san(struct parse *ps, struct policy_profile *p, const char *key,
-                                 const char *v)
-{
-    for (int k = 0; k < POL_SAN_KIND_MAX; k++) {
-        if (strcmp(key + 4, pol_san_kind_names[k]) != 0)
-            continue;
-        struct pol_san_rule *r = &p->san[k];
-        enum signet_err rc;
-        if (r->patterns) /* a repeated key */
-            return perr(ps, "profile", key, "%s: given twice", key);
-        rc = parse_rule_words(ps, key, v, &r->need, NULL, &r->max,
-                              k == POL_SAN_IP ? NULL : &r->patterns);
-        return rc;
-    }
-    return perr(ps, "profile", key,
-                "%s: unknown SAN type (use san.dns, san.ip, san.email, san.uri)", key);
-}
-
-/*
- * Compiles the extension section entry by entry, so that an entry OpenSSL refuses is reported
- * with its own line. SAN, SKI, AKI, CDP and AIA are refused: the CA sets those itself.
- */
-static enum signet_err compile_extensions(struct parse *ps, struct policy_profile *p,
-                                          const char *section)
-{
-    STACK_OF(CONF_VALUE) *vals = NCONF_get_section(ps->conf, section);
-    X509V3_CTX v3;
-
-    if (vals == NULL) {
-        ERR_clear_error();
-        return perr(ps, "profile", "extensions", "extensions: no section [%s] in the file",
-                    section);
-    }
-    if ((p->exts = sk_X509_EXTENSION_new_null()) == NULL)
-        return SIGNET_E_NOMEM;
-    X509V3_set_ctx(&v3, NULL, NULL, NULL, NULL, X509V3_CTX_TEST);
-    X509V3_set_nconf(&v3, ps->conf);
-    for (int i = 0; i < sk_CONF_VALUE_num(vals); i++) {
-        CONF_VALUE *cv = sk_CONF_VALUE_value(vals, i);
-        X509_EXTENSION *ext = X509V3_EXT_nconf(ps->conf, &v3, cv->name, cv->value);
-        int nid;
-        if (ext == NULL) {
-            char why[256] = "";
-            unsigned long e = ERR_peek_last_error();
-            if (e)
-                snprintf(why, sizeof(why), ": %s", ERR_reason_error_string(e));
-            ERR_clear_error();
-            return perr(ps, section, cv->name, "[%s] %s: OpenSSL refuses this extension%s", section,
-                        cv->name, why);
-        }
-        nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
-        if (nid == NID_subject_alt_name || nid == NID_subject_key_identifier ||
-            nid == NID_authority_key_identifier || nid == NID_crl_distribution_points ||
-            nid == NID_info_access) {
-            X509_EXTENSION_free(ext);
-            return perr(ps, section, cv->name,
-                        "[%s] %s: set by the CA itself (SANs come from the CSR under the san.* "
-                        "rules; CDP and AIA from crl_url and ocsp_url in [ca.NAME]); remove it",
-                        section, cv->name);
-        }
-        for (int j = 0; j < sk_X509_EXTENSION_num(p->exts); j++) {
-            if (OBJ_cmp(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(p->exts, j)),
-                        X509_EXTENSION_get_object(ext)) == 0) {
-                X509_EXTENSION_free(ext);
-                return perr(ps, section, cv->name, "[%s] %s: extension given twice", section,
-                            cv->name);
-            }
-        }
-        if (!sk_X509_EXTENSION_push(p->exts, ext)) {
-            X509_EXTENSION_free(ext);
-            return SIGNET_E_NOMEM;
-        }
-    }
+    if (!sg_parse_duration(v, out) || *out <= 0 || *out > 100LL * 365 * 86400)
+        return pol_perr(ps, "profile", key,
+                        "%s: '%s' is not a duration such as 90d, 12h or 5y (at most 100y)", key, v);
     return SIGNET_OK;
 }
 
-/* Handles one key of [profile]. */
-static enum signet_err parse_key(struct parse *ps, struct policy_profile *p, const char *key,
-                                 const char *v, const char **ext_section)
+/* Words of a one-word key: 1 = v is one of a / b, set *out to 0 / 1. */
+static int pick(const char *v, const char *a, const char *b, int *out)
 {
+    if (strcmp(v, a) == 0 || strcmp(v, b) == 0) {
+        *out = strcmp(v, b) == 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Handles one key of [profile]. */
+static enum signet_err parse_key(struct pol_parse *ps, struct policy_profile *p, const char *key,
+                                 const char *v, struct late_keys *late)
+{
+    uint64_t n;
+    int w;
+
     if (strcmp(key, "description") == 0) {
         free(p->description);
         return (p->description = strdup(v)) ? SIGNET_OK : SIGNET_E_NOMEM;
     }
-    if (strcmp(key, "validity") == 0) {
-        if (!sg_parse_duration(v, &p->validity) || p->validity > 100LL * 365 * 86400)
-            return perr(ps, "profile", key,
-                        "validity: '%s' is not a duration such as 90d, 12h or 5y", v);
-        return SIGNET_OK;
-    }
+    if (strcmp(key, "validity") == 0)
+        return parse_duration_key(ps, key, v, &p->validity);
+    if (strcmp(key, "validity_max") == 0)
+        return (late->validity_max = v), SIGNET_OK;
     if (strcmp(key, "key") == 0)
-        return parse_keys(ps, p, v);
-    if (strcmp(key, "extensions") == 0) {
-        *ext_section = v;
-        return SIGNET_OK;
-    }
+        return pol_parse_keys(ps, p, v);
+    if (strcmp(key, "extensions") == 0)
+        return (late->ext_section = v), SIGNET_OK;
+    if (strcmp(key, "path_len") == 0)
+        return (late->path_len = v), SIGNET_OK;
+    if (strcmp(key, "name_constraints") == 0)
+        return (late->name_constraints = v), SIGNET_OK;
+    if (strcmp(key, "subject_order") == 0)
+        return (late->order = v), SIGNET_OK;
     if (strcmp(key, "approval") == 0) {
-        if (strcmp(v, "auto") != 0)
-            return perr(ps, "profile", key,
-                        "approval: only 'auto' is supported in this version, not '%s'", v);
+        if (!pick(v, "auto", "manual", &w))
+            return pol_perr(ps, "profile", key, "approval: '%s'; say auto or manual", v);
+        p->approval = w ? POLICY_APPROVAL_MANUAL : POLICY_APPROVAL_AUTO;
         return SIGNET_OK;
     }
+    if (strcmp(key, "csr_extensions") == 0) {
+        if (!pick(v, "ignore", "refuse", &w))
+            return pol_perr(ps, "profile", key, "csr_extensions: '%s'; say ignore or refuse", v);
+        p->csr_ext = w ? POL_CSR_EXT_REFUSE : POL_CSR_EXT_IGNORE;
+        return SIGNET_OK;
+    }
+    if (strcmp(key, "san_max") == 0) {
+        if (!sg_parse_u64(v, 1, POLICY_SAN_MAX, &n))
+            return pol_perr(ps, "profile", key, "san_max: a number from 1 to %d, not '%s'",
+                            POLICY_SAN_MAX, v);
+        p->san_max = (unsigned)n;
+        return SIGNET_OK;
+    }
+    if (strcmp(key, "clients") == 0)
+        return pol_parse_clients(ps, p, v);
     if (strncmp(key, "subject.", 8) == 0)
-        return parse_subject(ps, p, key, v);
+        return pol_parse_subject(ps, p, key, v);
     if (strncmp(key, "san.", 4) == 0)
-        return parse_san(ps, p, key, v);
-    return perr(ps, "profile", key,
-                "unknown key '%s' (known: description, validity, key, subject.ATTR, san.TYPE, "
-                "extensions, approval)",
-                key);
+        return pol_parse_san(ps, p, key, v);
+    return pol_perr(ps, "profile", key,
+                    "unknown key '%s' (known: description, validity, validity_max, key, "
+                    "subject.ATTR, subject_order, san.TYPE, san_max, csr_extensions, extensions, "
+                    "path_len, name_constraints, approval, clients)",
+                    key);
+}
+
+/* The keys that depend on others: validity_max, subject_order, the extensions. */
+static enum signet_err parse_late(struct pol_parse *ps, struct policy_profile *p,
+                                  const struct late_keys *late)
+{
+    enum signet_err rc;
+
+    p->validity_max = p->validity;
+    if (late->validity_max) {
+        if ((rc = parse_duration_key(ps, "validity_max", late->validity_max, &p->validity_max)) !=
+            SIGNET_OK)
+            return rc;
+        if (p->validity_max < p->validity)
+            return pol_perr(ps, "profile", "validity_max",
+                            "validity_max: shorter than validity (the default); make it at "
+                            "least as long");
+    }
+    if (late->order && (rc = pol_parse_order(ps, p, late->order)) != SIGNET_OK)
+        return rc;
+    if (late->ext_section == NULL)
+        return pol_perr(ps, "profile", NULL,
+                        "[profile] needs extensions = SECTION (the only extensions issued)");
+    return pol_compile_extensions(ps, p, late->ext_section, late->path_len, late->name_constraints);
 }
 
 /* Reads every key of [profile] and checks the required ones are there. */
-static enum signet_err parse_profile(struct parse *ps, struct policy_profile *p)
+static enum signet_err parse_profile(struct pol_parse *ps, struct policy_profile *p)
 {
     STACK_OF(CONF_VALUE) *vals = NCONF_get_section(ps->conf, "profile");
-    const char *ext_section = NULL;
+    struct late_keys late = {0};
     enum signet_err rc;
 
     if (vals == NULL) {
@@ -327,19 +187,18 @@ static enum signet_err parse_profile(struct parse *ps, struct policy_profile *p)
         sg_detail(ps->detail, "%s:1: no [profile] section", ps->path);
         return SIGNET_E_CONFIG;
     }
+    p->san_max = POLICY_SAN_MAX;
+    p->path_len = -1;
     for (int i = 0; i < sk_CONF_VALUE_num(vals); i++) {
         CONF_VALUE *cv = sk_CONF_VALUE_value(vals, i);
-        if ((rc = parse_key(ps, p, cv->name, cv->value, &ext_section)) != SIGNET_OK)
+        if ((rc = parse_key(ps, p, cv->name, cv->value, &late)) != SIGNET_OK)
             return rc;
     }
     if (p->validity == 0)
-        return perr(ps, "profile", NULL, "[profile] needs validity (e.g. validity = 90d)");
+        return pol_perr(ps, "profile", NULL, "[profile] needs validity (e.g. validity = 90d)");
     if (p->nkeys == 0)
-        return perr(ps, "profile", NULL, "[profile] needs key (e.g. key = ec:P-256, ed25519)");
-    if (ext_section == NULL)
-        return perr(ps, "profile", NULL,
-                    "[profile] needs extensions = SECTION (the only extensions issued)");
-    return compile_extensions(ps, p, ext_section);
+        return pol_perr(ps, "profile", NULL, "[profile] needs key (e.g. key = ec:P-256, ed25519)");
+    return parse_late(ps, p, &late);
 }
 
 /* The profile name from a path: base name without ".conf"; NULL when not a valid name. */
@@ -366,7 +225,7 @@ enum signet_err policy_profile_load(const char *path, struct policy_profile **ou
     struct sg_conf *conf = NULL;
     unsigned char *text = NULL;
     size_t len;
-    struct parse ps = {path, NULL, NULL, detail};
+    struct pol_parse ps = {path, NULL, NULL, detail};
     enum signet_err rc;
 
     *out = NULL;
@@ -409,7 +268,10 @@ void policy_profile_free(struct policy_profile *p)
     if (p == NULL)
         return;
     for (int k = 0; k < POL_SAN_KIND_MAX; k++)
-        sg_strv_free(p->san[k].patterns);
+        pol_san_rule_clear(&p->san[k]);
+    for (size_t i = 0; i < p->nsubj; i++)
+        pol_subj_rule_clear(&p->subj[i]);
+    sg_strv_free(p->clients);
     sk_X509_EXTENSION_pop_free(p->exts, X509_EXTENSION_free);
     free(p->name);
     free(p->path);
@@ -430,6 +292,51 @@ const char *policy_profile_description(const struct policy_profile *p)
 int64_t policy_profile_validity(const struct policy_profile *p)
 {
     return p->validity;
+}
+
+int64_t policy_profile_validity_max(const struct policy_profile *p)
+{
+    return p->validity_max;
+}
+
+int64_t policy_profile_validity_for(const struct policy_profile *p, int64_t requested)
+{
+    if (requested <= 0)
+        return p->validity;
+    return requested < p->validity_max ? requested : p->validity_max;
+}
+
+enum policy_approval policy_profile_approval(const struct policy_profile *p)
+{
+    return p->approval;
+}
+
+/* Client names compare without their "client." prefix: "demo" and "client.demo" are one. */
+static const char *client_base(const char *s)
+{
+    return strncmp(s, "client.", 7) == 0 ? s + 7 : s;
+}
+
+int policy_profile_allows_client(const struct policy_profile *p, const char *client)
+{
+    if (p->clients == NULL)
+        return 1;
+    if (client == NULL)
+        return 0;
+    for (char **c = p->clients; *c; c++)
+        if (strcmp(*c, "*") == 0 || strcmp(client_base(*c), client_base(client)) == 0)
+            return 1;
+    return 0;
+}
+
+int policy_profile_is_ca(const struct policy_profile *p)
+{
+    return p->is_ca;
+}
+
+int policy_profile_path_len(const struct policy_profile *p)
+{
+    return p->path_len;
 }
 
 int policy_add_extensions(const struct policy_profile *p, X509 *cert)
@@ -504,6 +411,18 @@ out:
         closedir(d);
     policy_set_free(set);
     return rc;
+}
+
+enum signet_err policy_set_reload(const char *dir, struct policy_set **set, char *detail)
+{
+    struct policy_set *fresh = NULL;
+    enum signet_err rc = policy_set_load(dir, &fresh, detail);
+
+    if (rc != SIGNET_OK)
+        return rc;
+    policy_set_free(*set);
+    *set = fresh;
+    return SIGNET_OK;
 }
 
 void policy_set_free(struct policy_set *set)

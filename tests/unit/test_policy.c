@@ -111,7 +111,7 @@ static void test_errors_have_file_line(void **state)
         int line;
         const char *text, *expect;
     } cases[] = {
-        {5, "key = ec:P-521", ":5: key: unknown key type 'ec:P-521'"},
+        {5, "key = ec:secp256k1", ":5: key: unknown key type 'ec:secp256k1'"},
         {5, "key = rsa:1024-4096", ":5: key: unknown key type"},
         {4, "validity = ninety days", ":4: validity"},
         {6, "colour = blue", ":6: unknown key 'colour'"},
@@ -119,7 +119,7 @@ static void test_errors_have_file_line(void **state)
         {8, "san.dns = required, maximum=3", ":8: san.dns: unknown word 'maximum=3'"},
         {8, "san.dns = max=3", ":8: san.dns: say required, optional or forbidden"},
         {8, "san.x400 = optional", ":8: san.x400: unknown SAN type"},
-        {11, "approval = manual", ":11: approval"},
+        {11, "approval = sometimes", ":11: approval: 'sometimes'"},
         {15, "keyUsage = critical, notAUsage", ":15: [ext] keyUsage: OpenSSL refuses"},
         {15, "subjectAltName = DNS:evil.test", ":15: [ext] subjectAltName: set by the CA itself"},
         {15, "authorityKeyIdentifier = keyid", ":15: [ext] authorityKeyIdentifier: set by the CA"},
@@ -170,10 +170,14 @@ static void test_key_rules(void **state)
         const char *type, *arg;
         enum signet_err want;
     } cases[] = {
-        {"EC", "P-256", SIGNET_OK},       {"EC", "P-384", SIGNET_OK},
-        {"EC", "P-521", SIGNET_E_BADKEY}, {"EC", "secp256k1", SIGNET_E_BADKEY},
-        {"RSA", "2048", SIGNET_OK},       {"RSA", "1024", SIGNET_E_BADKEY},
-        {"ED25519", NULL, SIGNET_OK},     {"ED448", NULL, SIGNET_E_BADKEY},
+        {"EC", "P-256", SIGNET_OK},
+        {"EC", "P-384", SIGNET_OK},
+        {"EC", "P-521", SIGNET_E_BADKEY} /* allowed by name only */,
+        {"EC", "secp256k1", SIGNET_E_BADKEY},
+        {"RSA", "2048", SIGNET_OK},
+        {"RSA", "1024", SIGNET_E_BADKEY},
+        {"ED25519", NULL, SIGNET_OK},
+        {"ED448", NULL, SIGNET_E_BADKEY},
     };
     struct policy_profile *p = NULL;
     char detail[SIGNET_DETAIL_MAX] = "";
