@@ -190,6 +190,32 @@ enum signet_err store_audit_iter(struct store *st, uint64_t from, store_audit_cb
  */
 enum signet_err store_audit_verify(struct store *st, uint64_t *out_entries, char *detail);
 
+/* ---- blocked keys (blocked.c) ---- */
+
+#define STORE_SPKI_HASH        32  /* SHA-256 of a DER SubjectPublicKeyInfo: the table's key */
+#define STORE_BLOCK_REASON_MAX 256 /* bytes of a reason, NUL included */
+
+/* Why a key is blocked ("keyCompromise: serial 1a2b of issuing-1") and since when. */
+struct store_blocked_key {
+    int64_t since; /* seconds since the epoch */
+    char reason[STORE_BLOCK_REASON_MAX];
+};
+
+/*
+ * Looks the key up in the blocked_key database. SIGNET_OK with *out filled (out may be NULL)
+ * when the key is blocked; SIGNET_E_NOTFOUND (no detail) when it is not; SIGNET_E_STORE or
+ * SIGNET_E_INVALID (a corrupt record) otherwise. Compromised keys are never certified again.
+ */
+enum signet_err store_blocked_key_get(struct store *st, const unsigned char hash[STORE_SPKI_HASH],
+                                      struct store_blocked_key *out, char *detail);
+/*
+ * Blocks a key (inside a write function). A key already blocked keeps its first record: the
+ * call then returns SIGNET_OK without changing it. The reason must be 1..255 bytes.
+ */
+enum signet_err store_txn_blocked_key_put(struct store_txn *txn,
+                                          const unsigned char hash[STORE_SPKI_HASH], int64_t since,
+                                          const char *reason, char *detail);
+
 struct store_stats {
     uint64_t commits;   /* durable transactions */
     uint64_t writes;    /* write functions run */
