@@ -547,8 +547,6 @@ static const OSSL_PARAM *sp_sig_gettable_ctx_params(void *vctx, void *provctx)
     return sp_sig_gettable;
 }
 
-static void sp_guard_fetch_cache(enum sp_kind kind);
-
 /* Common to every init: binds the key, resets running state, applies params. 1 = ok. */
 static int sp_sig_bind(struct sp_sig *ctx, void *vkey, const OSSL_PARAM params[])
 {
@@ -556,7 +554,6 @@ static int sp_sig_bind(struct sp_sig *ctx, void *vkey, const OSSL_PARAM params[]
 
     if (ctx == NULL || key == NULL || key->pub == NULL)
         return 0;
-    sp_guard_fetch_cache(key->kind);
     ctx->key = key;
     EVP_MD_free(ctx->md);
     ctx->md = NULL;
@@ -750,58 +747,51 @@ static int sp_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     return 1;
 }
 
-/* An empty provider whose load and unload flush OpenSSL's method caches (see below). */
-static int sp_flush_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                         const OSSL_DISPATCH **out, void **provctx)
-{
-    static const OSSL_DISPATCH none[] = {{0, NULL}};
-
-    (void)handle;
-    (void)in;
-    *out = none;
-    *provctx = NULL;
-    return 1;
-}
-
 static pthread_once_t sp_once = PTHREAD_ONCE_INIT;
+static OSSL_LIB_CTX *sp_libctx; /* ours alone: see sp_load */
 static OSSL_PROVIDER *sp_prov;
 
 /*
- * OpenSSL 3.0 quirk: a signature init on our key fetches our keymgmt with an empty property
- * query from our provider, and the fetch cache then hands that keymgmt to any later unqualified
- * fetch of the same name (EVP_PKEY_Q_keygen(NULL, NULL, "EC", ...) would fail: no keygen here).
- * The default provider's entry, cached first, wins lookups, so it is seeded at load; if it was
- * lost (a cache flush) and ours answers, the caches are flushed and the default one seeded again.
- */
-static void sp_guard_fetch_cache(enum sp_kind kind)
-{
-    EVP_KEYMGMT *km = EVP_KEYMGMT_fetch(NULL, sp_type_names[kind], NULL);
-    int ours = km != NULL && EVP_KEYMGMT_get0_provider(km) == sp_prov;
-
-    EVP_KEYMGMT_free(km);
-    if (!ours)
-        return;
-    (void)OSSL_PROVIDER_unload(OSSL_PROVIDER_load(NULL, SP_NAME "-flush"));
-    EVP_KEYMGMT_free(EVP_KEYMGMT_fetch(NULL, sp_type_names[kind], NULL));
-}
-
-/*
- * Registers and loads the provider in the default library context, once. try_load with
- * retain_fallbacks keeps the default provider's automatic load; it is loaded explicitly too when
- * it is not available, since the rest of Signet (and our digests) rely on it.
+ * Makes the library context the provider lives in, once: a context of its own holding this
+ * provider and a default provider (whose encoders write our keys' SubjectPublicKeyInfo).
+ *
+ * Why not the default context: our KEYMGMT answers to "EC", "RSA" and "ED25519", and OpenSSL
+ * 3.0.19 lets a second implementation of those names leak into unqualified fetches there (e.g.
+ * EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), which then fails: we generate nothing). A
+ * signature init on our key ends with evp_keymgmt_fetch_from_prov(our provider, "EC", NULL),
+ * which stores our KEYMGMT in the method cache under the query "" (a NULL query is cached as "")
+ * and our provider; a cache lookup by an unqualified fetch (provider NULL, query "" again) matches
+ * an entry of ANY provider (query_cmp compares providers only when both are set) and returns the
+ * first one in the hash chain, i.e. ours whenever it was cached first since the last flush (every
+ * provider load/unload flushes). The cache is consulted before properties are looked at, so a
+ * default property query such as EVP_set_default_properties(NULL, "?provider=default") does not
+ * help: it ranks implementations in the store (a fresh query string does get the default
+ * provider's), but the unqualified fetch never gets that far. Re-seeding the cache with the
+ * default provider's entries after each flush is what the earlier workaround did, on every
+ * signature, and it still raced with other threads.
+ *
+ * In a context of its own, the default context's store and cache never contain our
+ * implementations, so nothing there can pick them. Signing still works through OpenSSL's own
+ * calls with the default context: EVP_DigestSignInit & co. first fetch our SIGNET-* signature
+ * in the context they were given (not found; that error is popped), then from the provider of
+ * the key's KEYMGMT, which finds ours (the two tries of do_sigver_init and
+ * evp_pkey_signature_init in OpenSSL 3.0). Nothing global is changed: no default properties,
+ * no provider added to the default context.
  */
 static void sp_load(void)
 {
-    if (!OSSL_PROVIDER_available(NULL, "default") && OSSL_PROVIDER_load(NULL, "default") == NULL)
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+    if (ctx == NULL)
         return;
-    for (int kind = 0; kind < SP_KIND_MAX; kind++)
-        EVP_KEYMGMT_free(EVP_KEYMGMT_fetch(NULL, sp_type_names[kind], NULL));
-    if (!OSSL_PROVIDER_add_builtin(NULL, SP_NAME, sp_init) ||
-        !OSSL_PROVIDER_add_builtin(NULL, SP_NAME "-flush", sp_flush_init))
+    if (OSSL_PROVIDER_load(ctx, "default") == NULL ||
+        !OSSL_PROVIDER_add_builtin(ctx, SP_NAME, sp_init) ||
+        (sp_prov = OSSL_PROVIDER_load(ctx, SP_NAME)) == NULL) {
+        sp_prov = NULL;
+        OSSL_LIB_CTX_free(ctx); /* unloads whatever was loaded in it */
         return;
-    sp_prov = OSSL_PROVIDER_try_load(NULL, SP_NAME, 1);
-    for (int kind = 0; sp_prov != NULL && kind < SP_KIND_MAX; kind++)
-        sp_guard_fetch_cache((enum sp_kind)kind);
+    }
+    sp_libctx = ctx;
 }
 
 /*
@@ -832,7 +822,7 @@ enum signet_err hsm_key_evp(struct hsm_key *key, EVP_PKEY **out, char *detail)
     }
     params[0] = OSSL_PARAM_construct_octet_ptr(SP_KEY_PRM, &ptr, 1);
     params[1] = OSSL_PARAM_construct_end();
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, names[type], SP_PROPQ);
+    ctx = EVP_PKEY_CTX_new_from_name(sp_libctx, names[type], SP_PROPQ);
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0) {
         sg_detail(detail, "key %s: provider " SP_NAME " has no %s key management", hsm_key_uri(key),
                   names[type]);

@@ -6,6 +6,7 @@
  * verify` command. The token is opened through libfaulthsm.so (forwarding to SoftHSM2) so that
  * one test can make the token refuse to sign.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -362,6 +363,145 @@ static void test_default_provider_untouched(void **state)
     }
 }
 
+enum { MIX_THREADS = 2, MIX_ROUNDS = 120, MIX_PUBS = 3 };
+
+/* Shared by the threads of test_threads_mix; a thread never asserts, it records its first failure.
+ */
+struct mix {
+    OSSL_PARAM *pub_params[MIX_PUBS]; /* public halves of the P-256, RSA and Ed25519 token keys */
+    pthread_mutex_t lock;
+    int failures;
+    char first[256];
+};
+
+static const char *const mix_names[MIX_PUBS] = {"EC", "RSA", "ED25519"};
+static const int mix_keys[MIX_PUBS] = {K_P256, K_RSA, K_ED};
+
+/* Records a failure of a worker thread (the first one's text is kept for the report). */
+static void mix_fail(struct mix *m, const char *what, int round)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->failures++ == 0)
+        snprintf(m->first, sizeof(m->first), "round %d: %s", round, what);
+    pthread_mutex_unlock(&m->lock);
+    ERR_clear_error();
+}
+
+/* 1 when pkey exists and comes from the default provider; frees it. */
+static int mix_from_default(EVP_PKEY *pkey)
+{
+    int ok = pkey != NULL &&
+             strcmp(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(pkey)), "default") == 0;
+
+    EVP_PKEY_free(pkey);
+    return ok;
+}
+
+/* One X509_sign with token key k, checked against the key's public half. 1 = ok. */
+static int mix_sign(int k)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    int ok = x != NULL && n != NULL &&
+             X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"mix", -1, -1,
+                                        0) == 1 &&
+             X509_set_version(x, X509_VERSION_3) && X509_set_subject_name(x, n) &&
+             X509_set_issuer_name(x, n) && X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+             X509_gmtime_adj(X509_getm_notAfter(x), 60) != NULL && X509_set_pubkey(x, g.evps[k]) &&
+             X509_sign(x, g.evps[k], md_for(k)) > 0 && ERR_peek_error() == 0 &&
+             X509_verify(x, hsm_key_public(g.keys[k])) == 1;
+
+    X509_NAME_free(n);
+    X509_free(x);
+    return ok;
+}
+
+/* A public key of type i made with EVP_PKEY_fromdata and no property query. */
+static EVP_PKEY *mix_fromdata(struct mix *m, int i)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, mix_names[i], NULL);
+    EVP_PKEY *p = NULL;
+
+    if (c == NULL || EVP_PKEY_fromdata_init(c) <= 0 ||
+        EVP_PKEY_fromdata(c, &p, EVP_PKEY_PUBLIC_KEY, m->pub_params[i]) <= 0 ||
+        EVP_PKEY_eq(p, hsm_key_public(g.keys[mix_keys[i]])) != 1) {
+        EVP_PKEY_free(p);
+        p = NULL;
+    }
+    EVP_PKEY_CTX_free(c);
+    return p;
+}
+
+struct mix_arg {
+    struct mix *m;
+    int t; /* thread number */
+};
+
+/*
+ * Worker: token signatures interleaved with unqualified key generation and public key imports,
+ * which must keep coming from the default provider. Thread 0 also flushes OpenSSL's method caches
+ * now and then (loading and unloading a provider does), since the order in which the caches are
+ * refilled is what used to decide which provider unqualified fetches got.
+ */
+static void *mix_worker(void *varg)
+{
+    const struct mix_arg *a = varg;
+    struct mix *m = a->m;
+
+    for (int r = 0; r < MIX_ROUNDS; r++) {
+        int i = (r + a->t) % MIX_PUBS;
+        EVP_KEYMGMT *km;
+
+        if (a->t == 0 && r % 20 == 10)
+            (void)OSSL_PROVIDER_unload(OSSL_PROVIDER_load(NULL, "base"));
+        if (!mix_sign((r + a->t) % K_MAX))
+            mix_fail(m, "X509_sign with a token key", r);
+        if (i == 0 && !mix_from_default(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")))
+            mix_fail(m, "EVP_PKEY_Q_keygen EC P-256 not from the default provider", r);
+        if (i == 1 && r % 6 == 1 && !mix_from_default(EVP_PKEY_Q_keygen(NULL, NULL, "RSA", 1024)))
+            mix_fail(m, "EVP_PKEY_Q_keygen RSA not from the default provider", r);
+        if (i == 2 && !mix_from_default(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")))
+            mix_fail(m, "EVP_PKEY_Q_keygen ED25519 not from the default provider", r);
+        for (int j = 0; j < MIX_PUBS; j++) {
+            if (!mix_from_default(mix_fromdata(m, j)))
+                mix_fail(m, "EVP_PKEY_fromdata of a public key not from the default provider", r);
+        }
+        km = EVP_KEYMGMT_fetch(NULL, mix_names[i], NULL);
+        if (km == NULL ||
+            strcmp(OSSL_PROVIDER_get0_name(EVP_KEYMGMT_get0_provider(km)), "default") != 0)
+            mix_fail(m, "EVP_KEYMGMT_fetch without properties not from the default provider", r);
+        EVP_KEYMGMT_free(km);
+    }
+    return NULL;
+}
+
+/* Two threads sign with token keys and make default-provider keys, interleaved; all succeed. */
+static void test_threads_mix(void **state)
+{
+    struct mix m = {.failures = 0};
+    struct mix_arg args[MIX_THREADS];
+    pthread_t th[MIX_THREADS];
+    (void)state;
+
+    assert_int_equal(pthread_mutex_init(&m.lock, NULL), 0);
+    for (int i = 0; i < MIX_PUBS; i++)
+        assert_int_equal(EVP_PKEY_todata(hsm_key_public(g.keys[mix_keys[i]]), EVP_PKEY_PUBLIC_KEY,
+                                         &m.pub_params[i]),
+                         1);
+    for (int t = 0; t < MIX_THREADS; t++) {
+        args[t] = (struct mix_arg){.m = &m, .t = t};
+        assert_int_equal(pthread_create(&th[t], NULL, mix_worker, &args[t]), 0);
+    }
+    for (int t = 0; t < MIX_THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    if (m.failures != 0)
+        fprintf(stderr, "%d failures; first: %s\n", m.failures, m.first);
+    assert_int_equal(m.failures, 0);
+    for (int i = 0; i < MIX_PUBS; i++)
+        OSSL_PARAM_free(m.pub_params[i]);
+    pthread_mutex_destroy(&m.lock);
+}
+
 /* A digest outside SHA-256/384/512 is refused with a message saying which ones are allowed. */
 static void test_digest_refused(void **state)
 {
@@ -431,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_public_part),
         cmocka_unit_test(test_private_part_refused),
         cmocka_unit_test(test_default_provider_untouched),
+        cmocka_unit_test(test_threads_mix),
         cmocka_unit_test(test_digest_refused),
         cmocka_unit_test(test_hsm_failure_reported),
     };
