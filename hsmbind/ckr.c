@@ -61,7 +61,7 @@ static const struct ckr_entry ckr_table[] = {
     E(CKR_FUNCTION_CANCELED, RETRY, NULL),
     E(CKR_FUNCTION_NOT_PARALLEL, PERMANENT, NULL),
     E(CKR_FUNCTION_NOT_SUPPORTED, PERMANENT, "the module does not implement this function"),
-    E(CKR_KEY_HANDLE_INVALID, RECONNECT, NULL),
+    E(CKR_KEY_HANDLE_INVALID, RECONNECT, "the key handle is stale; Signet looks the key up again"),
     E(CKR_KEY_SIZE_RANGE, PERMANENT, "the module does not support this key size"),
     E(CKR_KEY_TYPE_INCONSISTENT, PERMANENT, "the key type does not suit the mechanism"),
     E(CKR_KEY_NOT_NEEDED, PERMANENT, NULL),
@@ -73,7 +73,7 @@ static const struct ckr_entry ckr_table[] = {
     E(CKR_KEY_UNEXTRACTABLE, PERMANENT, "the key is not extractable"),
     E(CKR_MECHANISM_INVALID, PERMANENT, "the module does not support this key type or mechanism"),
     E(CKR_MECHANISM_PARAM_INVALID, PERMANENT, NULL),
-    E(CKR_OBJECT_HANDLE_INVALID, RECONNECT, NULL),
+    E(CKR_OBJECT_HANDLE_INVALID, RECONNECT, "the object handle is stale; Signet looks it up again"),
     E(CKR_OPERATION_ACTIVE, RETRY, NULL),
     E(CKR_OPERATION_NOT_INITIALIZED, PERMANENT, NULL),
     E(CKR_PIN_INCORRECT, PERMANENT, "check the credential; it will not be tried again"),
@@ -81,9 +81,10 @@ static const struct ckr_entry ckr_table[] = {
     E(CKR_PIN_LEN_RANGE, PERMANENT, "check the credential; it will not be tried again"),
     E(CKR_PIN_EXPIRED, PERMANENT, "the PIN expired; set a new one (signet hsm change-pin)"),
     E(CKR_PIN_LOCKED, PERMANENT, "the PIN is locked; the security officer must unlock it"),
-    E(CKR_SESSION_CLOSED, RECONNECT, NULL),
+    E(CKR_SESSION_CLOSED, RECONNECT, "the session was closed; Signet opens new ones"),
     E(CKR_SESSION_COUNT, RETRY, "the token has no free session"),
-    E(CKR_SESSION_HANDLE_INVALID, RECONNECT, NULL),
+    E(CKR_SESSION_HANDLE_INVALID, RECONNECT,
+      "the session is gone (HSM restart?); Signet opens new ones"),
     E(CKR_SESSION_PARALLEL_NOT_SUPPORTED, PERMANENT, NULL),
     E(CKR_SESSION_READ_ONLY, PERMANENT, NULL),
     E(CKR_SESSION_EXISTS, PERMANENT, NULL),
@@ -100,7 +101,8 @@ static const struct ckr_entry ckr_table[] = {
     E(CKR_UNWRAPPING_KEY_SIZE_RANGE, PERMANENT, NULL),
     E(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, PERMANENT, NULL),
     E(CKR_USER_ALREADY_LOGGED_IN, OK, NULL),
-    E(CKR_USER_NOT_LOGGED_IN, RECONNECT, NULL),
+    E(CKR_USER_NOT_LOGGED_IN, RECONNECT,
+      "the login was lost; Signet logs in again with the kept credential"),
     E(CKR_USER_PIN_NOT_INITIALIZED, PERMANENT, "initialise the user PIN (C_InitPIN)"),
     E(CKR_USER_TYPE_INVALID, PERMANENT, NULL),
     E(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, RETRY, "another user (the SO?) is logged in"),
@@ -118,7 +120,8 @@ static const struct ckr_entry ckr_table[] = {
     E(CKR_SAVED_STATE_INVALID, PERMANENT, NULL),
     E(CKR_INFORMATION_SENSITIVE, PERMANENT, NULL),
     E(CKR_STATE_UNSAVEABLE, PERMANENT, NULL),
-    E(CKR_CRYPTOKI_NOT_INITIALIZED, REINIT, NULL),
+    E(CKR_CRYPTOKI_NOT_INITIALIZED, REINIT,
+      "the module was finalised; Signet initialises it again"),
     E(CKR_CRYPTOKI_ALREADY_INITIALIZED, PERMANENT, NULL),
     E(CKR_MUTEX_BAD, PERMANENT, NULL),
     E(CKR_MUTEX_NOT_LOCKED, PERMANENT, NULL),
@@ -140,6 +143,9 @@ static const struct ckr_entry ckr_table[] = {
      "the kept PIN failed once and is never tried again; restart with the right credential"},
     {HSMB_RV_BADKEY, "unsupported key", HSM_CKR_PERMANENT,
      "Signet handles ec:P-256, ec:P-384, rsa:2048/3072/4096 and ed25519"},
+    {HSMB_RV_OVERRUN, "module overran a buffer", HSM_CKR_PERMANENT,
+     "the PKCS#11 module answered with more than it was given room for (an attribute or object "
+     "list); report it to the module's vendor"},
 };
 
 static const struct ckr_entry *ckr_lookup(CK_RV rv)
@@ -148,6 +154,26 @@ static const struct ckr_entry *ckr_lookup(CK_RV rv)
         if (ckr_table[i].rv == rv)
             return &ckr_table[i];
     return NULL;
+}
+
+int hsm_ckr_entry(size_t i, CK_RV *out_rv, const char **out_name, enum hsm_ckr_class *out_cls,
+                  const char **out_hint)
+{
+    if (i >= sizeof(ckr_table) / sizeof(ckr_table[0]))
+        return 0;
+    *out_rv = ckr_table[i].rv;
+    *out_name = ckr_table[i].name;
+    *out_cls = ckr_table[i].cls;
+    *out_hint = ckr_table[i].hint;
+    return 1;
+}
+
+const char *hsm_ckr_class_name(enum hsm_ckr_class cls)
+{
+    static const char *const names[HSM_CKR_CLASS_MAX] = {"ok", "retry", "reconnect", "reinit",
+                                                         "permanent"};
+
+    return (unsigned)cls < HSM_CKR_CLASS_MAX ? names[cls] : "unknown";
 }
 
 const char *hsm_ckr_name(CK_RV rv)
@@ -240,6 +266,8 @@ void hsm_brk_init(struct hsm_brk *b, unsigned threshold, unsigned probe_ms)
 int hsm_brk_admit(struct hsm_brk *b, uint64_t now_ms, int *probe)
 {
     *probe = 0;
+    if (b->pin_refused)
+        return 0; /* a probe would log in again with the refused PIN */
     switch (b->state) {
     case HSM_BREAKER_CLOSED:
         return 1;
@@ -270,17 +298,65 @@ void hsm_brk_fail(struct hsm_brk *b, uint64_t now_ms, int64_t wall, const char *
 
 void hsm_brk_ok(struct hsm_brk *b)
 {
+    if (b->pin_refused)
+        return;
     b->state = HSM_BREAKER_CLOSED;
     b->failures = 0;
+}
+
+void hsm_brk_pin(struct hsm_brk *b, int64_t wall, CK_RV rv)
+{
+    if (b->pin_refused)
+        return;
+    if (b->state == HSM_BREAKER_CLOSED)
+        b->trips++;
+    b->pin_refused = 1;
+    b->pin_rv = rv;
+    b->since = wall;
+    b->state = HSM_BREAKER_OPEN;
+    snprintf(b->last_error, sizeof(b->last_error), "the token refused the PIN (%s)",
+             hsm_ckr_name(rv));
+}
+
+void hsm_pin_message(const char *label, CK_RV rv, int64_t when, char *detail)
+{
+    char at[32];
+
+    sg_format_time(when, at, sizeof(at));
+    if (rv == CKR_PIN_LOCKED)
+        sg_detail(detail,
+                  "HSM token '%s' reported its user PIN locked at %s (CKR_PIN_LOCKED); Signet "
+                  "will not try it; have the security officer unlock it or set a new user PIN, "
+                  "put the PIN in the credential named by pin = in signet.conf, and restart",
+                  label, at);
+    else if (rv == CKR_PIN_EXPIRED)
+        sg_detail(detail,
+                  "HSM token '%s' refused its PIN at %s because it expired (CKR_PIN_EXPIRED); "
+                  "Signet will not try it again; set a new PIN (signet hsm change-pin), put it in "
+                  "the credential named by pin = in signet.conf, and restart",
+                  label, at);
+    else
+        sg_detail(detail,
+                  "HSM token '%s' refused its PIN at %s (%s); Signet will not try it again, "
+                  "since every wrong attempt counts toward the token's lockout; fix the "
+                  "credential named by pin = in signet.conf and restart",
+                  label, at, hsm_ckr_name(rv));
 }
 
 void hsm_brk_message(const struct hsm_brk *b, const char *label, char *detail)
 {
     char when[32];
 
+    if (b->pin_refused) {
+        hsm_pin_message(label, b->pin_rv, b->since, detail);
+        return;
+    }
     sg_format_time(b->since, when, sizeof(when));
-    sg_detail(detail, "HSM token '%s' is unavailable since %s: %s; retrying by itself", label, when,
-              b->last_error);
+    sg_detail(detail,
+              "HSM token '%s' is unavailable since %s: %s; Signet retries by itself (one probe "
+              "every %u ms) and signs again as soon as the token answers; if this lasts, check "
+              "the HSM, its connection and the module's log",
+              label, when, b->last_error, b->probe_ms);
 }
 
 int hsm_key_type_parse(const char *s, enum hsm_key_type *out)

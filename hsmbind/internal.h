@@ -40,6 +40,7 @@ enum hsm_ckr_class {
 #define HSMB_RV_EXISTS      (HSMB_RV_BASE + 8) /* label already used: permanent */
 #define HSMB_RV_PINFAILED   (HSMB_RV_BASE + 9) /* PIN refused earlier, not tried again: permanent */
 #define HSMB_RV_BADKEY      (HSMB_RV_BASE + 10) /* a key type Signet does not handle: permanent */
+#define HSMB_RV_OVERRUN     (HSMB_RV_BASE + 11) /* the module claimed more than the room given */
 
 /* "CKR_PIN_INCORRECT"; "CKR_0x..." is never returned: unknown values give "unknown CKR". */
 const char *hsm_ckr_name(CK_RV rv);
@@ -50,6 +51,19 @@ int hsm_ckr_is_pin_error(CK_RV rv);
 enum signet_err hsm_ckr_err(CK_RV rv);
 /* Writes "WHAT failed: CKR_X (0x..): advice" into detail. Returns hsm_ckr_err(rv). */
 enum signet_err hsm_ckr_detail(CK_RV rv, const char *what, char *detail);
+/*
+ * Entry i of the CKR table (for the documentation check): 1 and the fields filled while i is in
+ * range, 0 after the last one. Internal HSMB_RV_* values are included.
+ */
+int hsm_ckr_entry(size_t i, CK_RV *out_rv, const char **out_name, enum hsm_ckr_class *out_cls,
+                  const char **out_hint);
+const char *hsm_ckr_class_name(enum hsm_ckr_class cls);
+/*
+ * The message every caller sees once the token refused its PIN: which token, when, what it said,
+ * that Signet will not try the PIN again, and what the operator does (it depends on rv:
+ * CKR_PIN_LOCKED and CKR_PIN_EXPIRED call for the security officer or a new PIN).
+ */
+void hsm_pin_message(const char *label, CK_RV rv, int64_t when, char *detail);
 
 /*
  * Backoff before retry number attempt (0-based): base doubled per attempt, bounded by max, with
@@ -67,6 +81,8 @@ struct hsm_brk {
     uint64_t next_probe_ms; /* monotonic time of the next allowed probe */
     int64_t since;          /* wall-clock time it opened */
     uint64_t trips;         /* times it opened */
+    int pin_refused;        /* the token refused the PIN: open for good, never probed */
+    CK_RV pin_rv;           /* what the token said then (CKR_PIN_INCORRECT, ...) */
     char last_error[256];   /* why the last recovery failed */
 };
 
@@ -75,9 +91,17 @@ void hsm_brk_init(struct hsm_brk *b, unsigned threshold, unsigned probe_ms);
 int hsm_brk_admit(struct hsm_brk *b, uint64_t now_ms, int *probe);
 /* A recovery failed. Opens the breaker at the threshold or when the half-open probe failed. */
 void hsm_brk_fail(struct hsm_brk *b, uint64_t now_ms, int64_t wall, const char *why);
-/* A recovery (or any call) succeeded: closed. */
+/* A recovery (or any call) succeeded: closed (unless the PIN was refused: that stays). */
 void hsm_brk_ok(struct hsm_brk *b);
-/* "HSM token 'L' is unavailable since T: why; retrying by itself" into detail. */
+/*
+ * The token refused the PIN at wall-clock time wall: open for good. hsm_brk_admit refuses every
+ * call and never makes a probe (a probe would log in again), until the process restarts.
+ */
+void hsm_brk_pin(struct hsm_brk *b, int64_t wall, CK_RV rv);
+/*
+ * What a refused caller is told: the hsm_pin_message after a PIN refusal; otherwise "HSM token
+ * 'L' is unavailable since T: why; Signet retries by itself ... and what to check".
+ */
 void hsm_brk_message(const struct hsm_brk *b, const char *label, char *detail);
 
 /* ---- modules (module.c) ---- */
@@ -104,6 +128,12 @@ void hsm_module_release(struct hsm_module *mod);
  * it). Takes the write lock: the caller must hold no read lock. Returns the C_Initialize result.
  */
 CK_RV hsm_module_reinit(struct hsm_module *mod, uint64_t seen);
+/*
+ * The slot list (tokenPresent = TRUE) into a new array the caller frees, at most HSM_SLOTS_MAX.
+ * Caller holds the read lock.
+ */
+#define HSM_SLOTS_MAX 4096
+CK_RV hsm_module_slot_list(struct hsm_module *mod, CK_SLOT_ID **out, CK_ULONG *out_n);
 /* Finds the slot whose token has this label (blank-padded compare). CKR_OK or HSMB_RV_NOTFOUND. */
 CK_RV hsm_module_find_label(struct hsm_module *mod, const char *label, CK_SLOT_ID *out_slot,
                             CK_TOKEN_INFO *out_info);
@@ -121,13 +151,23 @@ struct hsm_sess {
     int busy;            /* taken by a thread */
 };
 
+/*
+ * Recovery and the pool (token.c): a recovery first waits until no session is in use and new
+ * takes are refused (they wait, or give HSMB_RV_STALE), so no thread ever holds a session number
+ * from before a reconnect while new sessions are opened: after a power loss handle numbers
+ * restart, and an old number may name a new session of another thread. Sessions known dead
+ * (epoch below dead_below, or the call said CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED, or
+ * the module was re-initialised) are forgotten, never closed, for the same reason.
+ */
+
 struct hsm_token {
     struct hsm_module *mod;
     char label[33];
     CK_SLOT_ID slot;
     CK_TOKEN_INFO info; /* as read at the last connect */
-    struct secret *pin; /* the kept credential, or NULL */
-    int pin_failed;     /* the token refused pin: never try it again */
+    struct secret *pin; /* the kept credential; wiped and NULL once the token refused it */
+    int need_login;     /* a credential was given: sessions must be logged in */
+    int pin_failed;     /* the token refused pin: never try it again (under lock) */
     unsigned pool_size, find_retry_ms, retry_max, backoff_base_ms, backoff_max_ms;
     pthread_mutex_t lock;       /* everything below */
     pthread_cond_t cond;        /* a session came back; a recovery ended */
@@ -135,13 +175,18 @@ struct hsm_token {
     CK_SESSION_HANDLE anchor;   /* holds the login; used for probes and login only */
     uint64_t gen;               /* module generation of anchor */
     uint64_t epoch;             /* bumped by every reconnect: handles of older epochs are stale */
-    int recovering;             /* one thread is reconnecting */
+    uint64_t dead_below;        /* sessions of epochs below this are dead: never closed */
+    unsigned busy;              /* pool sessions taken */
+    int recovering;             /* one thread is reconnecting; takes are refused meanwhile */
+    uint64_t recover_seq;       /* bumped at the end of every recovery */
     enum signet_err recover_rc; /* result of the last recovery */
     struct hsm_brk brk;
     struct hsm_stats stats;
     uint64_t find_calls; /* C_FindObjectsInit calls, for the cache test */
     uint32_t rnd;        /* jitter state */
 };
+
+#define HSM_POOL_MAX 256 /* bound on pool_size */
 
 /* One attempt of an operation on a session. Returns a CK_RV or an HSMB_RV_*. */
 typedef CK_RV (*hsm_op_fn)(struct hsm_token *tok, struct hsm_sess *s, void *arg);
@@ -152,7 +197,10 @@ typedef CK_RV (*hsm_op_fn)(struct hsm_token *tok, struct hsm_sess *s, void *arg)
  */
 enum signet_err hsm_token_run(struct hsm_token *tok, const char *what, hsm_op_fn fn, void *arg,
                               char *detail);
-/* C_FindObjects helper: up to max handles matching tmpl into out, count into *n. */
+/*
+ * C_FindObjects helper: up to max handles matching tmpl into out, count into *n. A module that
+ * claims more than max gives HSMB_RV_OVERRUN and *n = 0.
+ */
 CK_RV hsm_find(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
                CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *n);
 /* Adds to a statistics counter atomically. */
@@ -175,6 +223,12 @@ struct hsm_key {
     EVP_PKEY *pub;   /* public key read at find time; the pin */
 };
 
+/*
+ * Reads one attribute of obj into buf (cap bytes); *out_len is its length. A module that answers
+ * CKR_OK with a length above cap gives HSMB_RV_OVERRUN and *out_len = 0 (outside input is bounded).
+ */
+CK_RV hsm_get_attr(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                   CK_ATTRIBUTE_TYPE type, void *buf, CK_ULONG cap, CK_ULONG *out_len);
 /* Looks up priv again in session s and checks the public key against the pin. */
 CK_RV hsm_key_refresh(struct hsm_key *key, struct hsm_sess *s);
 /* Builds the public key from the public object with this CKA_ID. */

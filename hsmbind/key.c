@@ -26,15 +26,19 @@ static const unsigned char name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r'
 
 #define ATTR_MAX 1100 /* bound on one attribute read: RSA-8192 modulus, DER points, labels */
 
-/* Reads one attribute into buf (cap bytes); *out_len is its length. */
-static CK_RV get_attr(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                      CK_ATTRIBUTE_TYPE type, void *buf, CK_ULONG cap, CK_ULONG *out_len)
+CK_RV hsm_get_attr(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                   CK_ATTRIBUTE_TYPE type, void *buf, CK_ULONG cap, CK_ULONG *out_len)
 {
     CK_ATTRIBUTE a = {type, buf, cap};
     CK_RV rv = tok->mod->fn->C_GetAttributeValue(h, obj, &a, 1);
 
-    *out_len = rv == CKR_OK ? a.ulValueLen : 0;
-    return rv;
+    *out_len = 0;
+    if (rv != CKR_OK)
+        return rv;
+    if (a.ulValueLen > cap)
+        return HSMB_RV_OVERRUN; /* the length comes from outside: never trust it past cap */
+    *out_len = a.ulValueLen;
+    return CKR_OK;
 }
 
 /* Percent-encodes s for an RFC 7512 attribute value (everything but unreserved characters). */
@@ -184,11 +188,11 @@ CK_RV hsm_key_read_public(struct hsm_token *tok, CK_SESSION_HANDLE h, const unsi
         return HSMB_RV_NOPUB;
     if (n > 1)
         return HSMB_RV_AMBIGUOUS;
-    if ((rv = get_attr(tok, h, obj[0], CKA_KEY_TYPE, &kt, sizeof(kt), &alen)) != CKR_OK)
+    if ((rv = hsm_get_attr(tok, h, obj[0], CKA_KEY_TYPE, &kt, sizeof(kt), &alen)) != CKR_OK)
         return rv;
     if (kt == CKK_EC || kt == CKK_EC_EDWARDS) {
-        if ((rv = get_attr(tok, h, obj[0], CKA_EC_PARAMS, a, sizeof(a), &alen)) != CKR_OK ||
-            (rv = get_attr(tok, h, obj[0], CKA_EC_POINT, b, sizeof(b), &blen)) != CKR_OK)
+        if ((rv = hsm_get_attr(tok, h, obj[0], CKA_EC_PARAMS, a, sizeof(a), &alen)) != CKR_OK ||
+            (rv = hsm_get_attr(tok, h, obj[0], CKA_EC_POINT, b, sizeof(b), &blen)) != CKR_OK)
             return rv;
         if (kt == CKK_EC)
             rv = pub_from_ec(a, alen, b, blen, &pkey);
@@ -198,8 +202,8 @@ CK_RV hsm_key_read_public(struct hsm_token *tok, CK_SESSION_HANDLE h, const unsi
         else
             rv = HSMB_RV_BADKEY;
     } else if (kt == CKK_RSA) {
-        if ((rv = get_attr(tok, h, obj[0], CKA_MODULUS, a, sizeof(a), &alen)) != CKR_OK ||
-            (rv = get_attr(tok, h, obj[0], CKA_PUBLIC_EXPONENT, b, sizeof(b), &blen)) != CKR_OK)
+        if ((rv = hsm_get_attr(tok, h, obj[0], CKA_MODULUS, a, sizeof(a), &alen)) != CKR_OK ||
+            (rv = hsm_get_attr(tok, h, obj[0], CKA_PUBLIC_EXPONENT, b, sizeof(b), &blen)) != CKR_OK)
             return rv;
         rv = pub_from_rsa(a, alen, b, blen, &pkey);
     } else {
@@ -213,6 +217,25 @@ CK_RV hsm_key_read_public(struct hsm_token *tok, CK_SESSION_HANDLE h, const unsi
     }
     *out = pkey;
     return CKR_OK;
+}
+
+/*
+ * A private key search that found nothing in a session that is not logged in (the token lost
+ * power since the last login: private objects are invisible) is a lost login, which a reconnect
+ * cures, not a missing key.
+ */
+static CK_RV not_found_or_logged_out(struct hsm_token *tok, CK_SESSION_HANDLE h)
+{
+    CK_SESSION_INFO si;
+    CK_RV rv;
+
+    if (!tok->need_login)
+        return HSMB_RV_NOTFOUND;
+    if ((rv = tok->mod->fn->C_GetSessionInfo(h, &si)) != CKR_OK)
+        return rv;
+    if (si.state != CKS_RW_USER_FUNCTIONS && si.state != CKS_RO_USER_FUNCTIONS)
+        return CKR_USER_NOT_LOGGED_IN;
+    return HSMB_RV_NOTFOUND;
 }
 
 /* Finds the one private key with this id (and label, when the key has one). */
@@ -236,7 +259,7 @@ static CK_RV find_private(struct hsm_token *tok, CK_SESSION_HANDLE h, const unsi
     if ((rv = hsm_find(tok, h, tmpl, n, obj, 2, &found)) != CKR_OK)
         return rv;
     if (found == 0)
-        return HSMB_RV_NOTFOUND;
+        return not_found_or_logged_out(tok, h);
     if (found > 1)
         return HSMB_RV_AMBIGUOUS;
     *out = obj[0];
@@ -286,10 +309,10 @@ static CK_RV find_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
 
     if ((rv = find_private(tok, s->h, fa->id, fa->idlen, fa->label, &priv)) != CKR_OK)
         return rv;
-    if ((rv = get_attr(tok, s->h, priv, CKA_ID, key->id, sizeof(key->id), &len)) != CKR_OK)
+    if ((rv = hsm_get_attr(tok, s->h, priv, CKA_ID, key->id, sizeof(key->id), &len)) != CKR_OK)
         return rv;
     key->idlen = len;
-    if ((rv = get_attr(tok, s->h, priv, CKA_LABEL, key->label, sizeof(key->label) - 1, &len)) !=
+    if ((rv = hsm_get_attr(tok, s->h, priv, CKA_LABEL, key->label, sizeof(key->label) - 1, &len)) !=
         CKR_OK)
         return rv;
     key->label[len] = '\0';

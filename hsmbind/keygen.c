@@ -155,51 +155,44 @@ static enum hsm_key_type object_type(struct hsm_token *tok, CK_SESSION_HANDLE h,
 {
     CK_KEY_TYPE kt;
     unsigned char buf[1100];
-    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof(kt)};
-    CK_FUNCTION_LIST_PTR f = tok->mod->fn;
+    CK_ULONG len;
 
-    if (f->C_GetAttributeValue(h, o, &a, 1) != CKR_OK)
+    if (hsm_get_attr(tok, h, o, CKA_KEY_TYPE, &kt, sizeof(kt), &len) != CKR_OK || len != sizeof(kt))
         return HSM_KEY_TYPE_MAX;
     if (kt == CKK_EC || kt == CKK_EC_EDWARDS) {
-        a = (CK_ATTRIBUTE){CKA_EC_PARAMS, buf, sizeof(buf)};
-        if (f->C_GetAttributeValue(h, o, &a, 1) != CKR_OK)
+        if (hsm_get_attr(tok, h, o, CKA_EC_PARAMS, buf, sizeof(buf), &len) != CKR_OK)
             return HSM_KEY_TYPE_MAX;
-        if (a.ulValueLen == sizeof(oid_p256) && memcmp(buf, oid_p256, a.ulValueLen) == 0)
+        if (len == sizeof(oid_p256) && memcmp(buf, oid_p256, len) == 0)
             return HSM_KEY_EC_P256;
-        if (a.ulValueLen == sizeof(oid_p384) && memcmp(buf, oid_p384, a.ulValueLen) == 0)
+        if (len == sizeof(oid_p384) && memcmp(buf, oid_p384, len) == 0)
             return HSM_KEY_EC_P384;
-        if ((a.ulValueLen == sizeof(oid_ed25519) && memcmp(buf, oid_ed25519, a.ulValueLen) == 0) ||
-            (a.ulValueLen == sizeof(name_ed25519) && memcmp(buf, name_ed25519, a.ulValueLen) == 0))
+        if ((len == sizeof(oid_ed25519) && memcmp(buf, oid_ed25519, len) == 0) ||
+            (len == sizeof(name_ed25519) && memcmp(buf, name_ed25519, len) == 0))
             return HSM_KEY_ED25519;
         return HSM_KEY_TYPE_MAX;
     }
-    if (kt != CKK_RSA)
+    if (kt != CKK_RSA || hsm_get_attr(tok, h, o, CKA_MODULUS, buf, sizeof(buf), &len) != CKR_OK)
         return HSM_KEY_TYPE_MAX;
-    a = (CK_ATTRIBUTE){CKA_MODULUS, buf, sizeof(buf)};
-    if (f->C_GetAttributeValue(h, o, &a, 1) != CKR_OK)
-        return HSM_KEY_TYPE_MAX;
-    return a.ulValueLen == 256   ? HSM_KEY_RSA_2048
-           : a.ulValueLen == 384 ? HSM_KEY_RSA_3072
-           : a.ulValueLen == 512 ? HSM_KEY_RSA_4096
-                                 : HSM_KEY_TYPE_MAX;
+    return len == 256   ? HSM_KEY_RSA_2048
+           : len == 384 ? HSM_KEY_RSA_3072
+           : len == 512 ? HSM_KEY_RSA_4096
+                        : HSM_KEY_TYPE_MAX;
 }
 
-/* Fills one listing entry for object o. */
+/* Fills one listing entry for object o (attribute lengths bounded by hsm_get_attr). */
 static void object_describe(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
                             int is_private, struct hsm_object_info *e)
 {
-    unsigned char id[64], lab[128];
-    CK_ATTRIBUTE a[] = {{CKA_LABEL, lab, sizeof(lab) - 1}, {CKA_ID, id, sizeof(id)}};
+    unsigned char id[64];
+    CK_ULONG lablen = 0, idlen = 0;
     char t[100], l[400], i[200];
-    size_t idlen = 0;
 
     memset(e, 0, sizeof(*e));
-    if (tok->mod->fn->C_GetAttributeValue(h, o, &a[0], 1) == CKR_OK) {
-        memcpy(e->label, lab, a[0].ulValueLen);
-        e->label[a[0].ulValueLen] = '\0';
-    }
-    if (tok->mod->fn->C_GetAttributeValue(h, o, &a[1], 1) == CKR_OK)
-        idlen = a[1].ulValueLen;
+    if (hsm_get_attr(tok, h, o, CKA_LABEL, e->label, sizeof(e->label) - 1, &lablen) != CKR_OK)
+        lablen = 0;
+    e->label[lablen] = '\0';
+    if (hsm_get_attr(tok, h, o, CKA_ID, id, sizeof(id), &idlen) != CKR_OK)
+        idlen = 0;
     e->type = object_type(tok, h, o);
     e->is_private = is_private;
     if (is_private) {

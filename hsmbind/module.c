@@ -177,32 +177,71 @@ CK_RV hsm_module_reinit(struct hsm_module *mod, uint64_t seen)
 }
 
 /*
+ * C_GetSlotList twice (count, then the list), bounded by HSM_SLOTS_MAX; the count a module gives
+ * the second time is checked against the room it was given. Caller frees *out.
+ */
+CK_RV hsm_module_slot_list(struct hsm_module *mod, CK_SLOT_ID **out, CK_ULONG *out_n)
+{
+    CK_SLOT_ID *v = NULL;
+    CK_ULONG n = 0, cap;
+    CK_RV rv;
+
+    *out = NULL;
+    *out_n = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        if ((rv = mod->fn->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
+            return rv;
+        if (n > HSM_SLOTS_MAX)
+            return HSMB_RV_OVERRUN;
+        cap = n + 1; /* room for one token inserted meanwhile */
+        if ((v = calloc(cap, sizeof(*v))) == NULL)
+            return HSMB_RV_NOMEM;
+        n = cap;
+        rv = mod->fn->C_GetSlotList(CK_TRUE, v, &n);
+        if (rv == CKR_OK && n <= cap) {
+            *out = v;
+            *out_n = n;
+            return CKR_OK;
+        }
+        free(v);
+        v = NULL;
+        if (rv == CKR_OK)
+            return HSMB_RV_OVERRUN;
+        if (rv != CKR_BUFFER_TOO_SMALL)
+            return rv;
+    }
+    return CKR_BUFFER_TOO_SMALL; /* the list kept growing */
+}
+
+/*
  * Walks the slots with a token present and returns the one labelled label. A slot whose token
  * cannot be read is skipped. Caller holds the read lock.
  */
 CK_RV hsm_module_find_label(struct hsm_module *mod, const char *label, CK_SLOT_ID *out_slot,
                             CK_TOKEN_INFO *out_info)
 {
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = sizeof(slots) / sizeof(slots[0]);
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG n = 0;
     unsigned char want[32];
     CK_TOKEN_INFO info;
     CK_RV rv;
 
     hsm_pad32(want, label);
-    if ((rv = mod->fn->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK)
+    if ((rv = hsm_module_slot_list(mod, &slots, &n)) != CKR_OK)
         return rv;
-    for (CK_ULONG i = 0; i < n; i++) {
+    rv = HSMB_RV_NOTFOUND;
+    for (CK_ULONG i = 0; i < n && rv != CKR_OK; i++) {
         if (mod->fn->C_GetTokenInfo(slots[i], &info) != CKR_OK)
             continue;
         if ((info.flags & CKF_TOKEN_INITIALIZED) && memcmp(info.label, want, 32) == 0) {
             *out_slot = slots[i];
             if (out_info != NULL)
                 *out_info = info;
-            return CKR_OK;
+            rv = CKR_OK;
         }
     }
-    return HSMB_RV_NOTFOUND;
+    free(slots);
+    return rv;
 }
 
 /*
@@ -214,8 +253,8 @@ enum signet_err hsm_module_slots(const char *module, const char *init_reserved,
 {
     struct hsm_module *mod = NULL;
     struct hsm_slot_info *v = NULL;
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = sizeof(slots) / sizeof(slots[0]);
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG n = 0;
     enum signet_err rc;
     CK_RV rv;
     size_t k = 0;
@@ -225,7 +264,7 @@ enum signet_err hsm_module_slots(const char *module, const char *init_reserved,
     if ((rc = hsm_module_acquire(module, init_reserved, &mod, detail)) != SIGNET_OK)
         return rc;
     pthread_rwlock_rdlock(&mod->rw);
-    if ((rv = mod->fn->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
+    if ((rv = hsm_module_slot_list(mod, &slots, &n)) != CKR_OK) {
         rc = hsm_ckr_detail(rv, "C_GetSlotList", detail);
         goto out;
     }
@@ -253,6 +292,7 @@ enum signet_err hsm_module_slots(const char *module, const char *init_reserved,
 out:
     pthread_rwlock_unlock(&mod->rw);
     free(v);
+    free(slots);
     hsm_module_release(mod);
     return rc;
 }
@@ -289,8 +329,8 @@ enum signet_err hsm_token_init(const char *module, const char *init_reserved, co
                                char *detail)
 {
     struct hsm_module *mod = NULL;
-    CK_SLOT_ID slots[64], slot = 0;
-    CK_ULONG n = sizeof(slots) / sizeof(slots[0]);
+    CK_SLOT_ID *slots = NULL, slot = 0;
+    CK_ULONG n = 0;
     unsigned char padded[32];
     const char *fn = "C_GetSlotList";
     enum signet_err rc;
@@ -311,7 +351,7 @@ enum signet_err hsm_token_init(const char *module, const char *init_reserved, co
         rc = SIGNET_E_EXISTS;
         goto out;
     }
-    if ((rv = mod->fn->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK)
+    if ((rv = hsm_module_slot_list(mod, &slots, &n)) != CKR_OK)
         goto fail;
     for (CK_ULONG i = 0; i < n && !found; i++) {
         CK_TOKEN_INFO ti;
@@ -350,6 +390,7 @@ fail:
         rc = SIGNET_E_HSM;
 out:
     pthread_rwlock_unlock(&mod->rw);
+    free(slots);
     hsm_module_release(mod);
     return rc;
 }

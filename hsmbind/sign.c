@@ -110,13 +110,17 @@ out:
     return ok;
 }
 
-/* The private key handle for session s, re-found (and the public key re-checked) when stale. */
+/*
+ * The private key handle for session s, re-found (and the public key re-checked against the pin)
+ * when the session belongs to another epoch than the handle: after a reconnect handle numbers may
+ * name other objects.
+ */
 static CK_RV sign_handle(struct hsm_key *key, struct hsm_sess *s, CK_OBJECT_HANDLE *out)
 {
     CK_RV rv = CKR_OK;
 
     pthread_mutex_lock(&key->lock);
-    if (s->epoch > key->epoch)
+    if (s->epoch != key->epoch)
         rv = hsm_key_refresh(key, s);
     *out = key->priv;
     pthread_mutex_unlock(&key->lock);

@@ -32,14 +32,19 @@ CK_RV hsm_find(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, C
                CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *n)
 {
     CK_FUNCTION_LIST_PTR f = tok->mod->fn;
+    CK_ULONG got = 0;
     CK_RV rv;
 
     *n = 0;
     hsm_stat_add(&tok->find_calls, 1);
     if ((rv = f->C_FindObjectsInit(h, tmpl, ntmpl)) != CKR_OK)
         return rv;
-    rv = f->C_FindObjects(h, out, max, n);
+    rv = f->C_FindObjects(h, out, max, &got);
     f->C_FindObjectsFinal(h);
+    if (rv == CKR_OK && got > max)
+        return HSMB_RV_OVERRUN; /* a module must not claim more than the room it was given */
+    if (rv == CKR_OK)
+        *n = got;
     return rv;
 }
 
@@ -58,59 +63,94 @@ static uint32_t tok_random(struct hsm_token *tok)
     return x;
 }
 
+/* 1 when a call that answered rv leaves its session dead (so its number must not be closed). */
+static int sess_dead(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+           hsm_ckr_class(rv) == HSM_CKR_REINIT;
+}
+
+/*
+ * The token refused the credential (rv): remember it for good, wipe the kept PIN at once (it is
+ * never used again), open the breaker for good and log the one message every caller will see.
+ */
+static void tok_pin_refused(struct hsm_token *tok, CK_RV rv)
+{
+    char msg[SIGNET_DETAIL_MAX];
+
+    pthread_mutex_lock(&tok->lock);
+    tok->pin_failed = 1;
+    secret_free(tok->pin);
+    tok->pin = NULL;
+    hsm_brk_pin(&tok->brk, sg_now(), rv);
+    tok->stats.breaker_trips = tok->brk.trips;
+    hsm_brk_message(&tok->brk, tok->label, msg);
+    pthread_mutex_unlock(&tok->lock);
+    sg_log(SG_LOG_ERR, "%s", msg);
+}
+
 /*
  * C_Login with the kept credential, after checking the token's PIN flags: a locked PIN is not
  * tried, a PIN that failed once is never tried again, CKR_USER_ALREADY_LOGGED_IN is success.
+ * Only the connecting thread calls it (tok->pin is not read elsewhere).
  */
 static CK_RV tok_login(struct hsm_token *tok, CK_SESSION_HANDLE h)
 {
     CK_RV rv;
 
-    if (tok->pin == NULL)
+    if (!tok->need_login)
         return CKR_OK;
-    if (tok->pin_failed)
+    if (tok->pin_failed || tok->pin == NULL)
         return HSMB_RV_PINFAILED;
-    if (tok->info.flags & CKF_USER_PIN_LOCKED)
-        return CKR_PIN_LOCKED;
-    if (tok->info.flags & CKF_USER_PIN_FINAL_TRY)
-        sg_log(SG_LOG_WARN, "token '%s': one PIN attempt left before the PIN locks", tok->label);
-    hsm_stat_add(&tok->stats.logins, 1);
-    rv = tok->mod->fn->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)secret_data(tok->pin),
-                               secret_len(tok->pin));
-    if (rv == CKR_USER_ALREADY_LOGGED_IN)
-        rv = CKR_OK;
-    if (hsm_ckr_is_pin_error(rv)) {
-        tok->pin_failed = 1;
-        sg_log(SG_LOG_ERR, "token '%s': the PIN was refused (%s); it will not be tried again",
-               tok->label, hsm_ckr_name(rv));
+    if (tok->info.flags & CKF_USER_PIN_LOCKED) {
+        rv = CKR_PIN_LOCKED;
+    } else {
+        if (tok->info.flags & CKF_USER_PIN_FINAL_TRY)
+            sg_log(SG_LOG_WARN, "token '%s': one PIN attempt left before the PIN locks",
+                   tok->label);
+        hsm_stat_add(&tok->stats.logins, 1);
+        rv = tok->mod->fn->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)secret_data(tok->pin),
+                                   secret_len(tok->pin));
+        if (rv == CKR_USER_ALREADY_LOGGED_IN)
+            rv = CKR_OK;
     }
+    if (hsm_ckr_is_pin_error(rv))
+        tok_pin_refused(tok, rv);
     return rv;
 }
 
 /*
- * Closes every idle session of the current generation and the anchor, and bumps the epoch so
- * sessions in use are dropped when they come back. Caller holds the module read lock.
+ * Forgets every idle session and the anchor and bumps the epoch. Sessions of the current
+ * generation are closed unless dead (then, or when an earlier recovery marked their epoch dead,
+ * their numbers may already name new sessions). PKCS#11 calls are made after the token mutex is
+ * released. Caller holds the module read lock.
  */
-static void tok_drop_sessions(struct hsm_token *tok)
+static void tok_drop_sessions(struct hsm_token *tok, int dead)
 {
     CK_FUNCTION_LIST_PTR f = tok->mod->fn;
     uint64_t cur = tok->mod->generation;
+    CK_SESSION_HANDLE close_list[HSM_POOL_MAX + 1];
+    size_t n = 0;
 
     pthread_mutex_lock(&tok->lock);
-    tok->epoch++;
+    if (dead)
+        tok->dead_below = tok->epoch + 1;
     for (unsigned i = 0; i < tok->pool_size; i++) {
         struct hsm_sess *s = &tok->pool[i];
-        if (!s->busy && s->h != 0) {
-            if (s->gen == cur)
-                f->C_CloseSession(s->h);
-            s->h = 0;
-        }
+        if (s->busy || s->h == 0)
+            continue;
+        if (s->gen == cur && s->epoch >= tok->dead_below)
+            close_list[n++] = s->h;
+        s->h = 0;
     }
-    if (tok->anchor != 0 && tok->gen == cur)
-        f->C_CloseSession(tok->anchor);
+    if (tok->anchor != 0 && tok->gen == cur && !dead)
+        close_list[n++] = tok->anchor;
     tok->anchor = 0;
     tok->gen = cur;
+    tok->epoch++;
     pthread_mutex_unlock(&tok->lock);
+    for (size_t i = 0; i < n; i++)
+        f->C_CloseSession(close_list[i]);
 }
 
 /*
@@ -155,20 +195,21 @@ static CK_RV tok_connect(struct hsm_token *tok, int rescan)
 }
 
 /*
- * One recovery: optionally re-initialise the module, drop every session, locate the token, log in
- * again. A reconnect that finds the slot or the token gone escalates once to a re-initialise.
- * Keys notice the new epoch and re-find their handles (and check their public key) lazily.
+ * One reconnect: optionally re-initialise the module, drop every session (dead: without closing
+ * them), locate the token, log in again. A reconnect that finds the slot or the token gone
+ * escalates once to a re-initialise. Keys notice the new epoch and re-find their handles (and
+ * check their public key) lazily.
  */
-static CK_RV tok_reconnect(struct hsm_token *tok, int reinit)
+static CK_RV tok_reconnect(struct hsm_token *tok, int reinit, int dead)
 {
     struct hsm_module *mod = tok->mod;
     uint64_t seen;
     CK_RV rv = CKR_OK;
 
-    pthread_mutex_lock(&tok->lock);
-    seen = tok->gen;
-    pthread_mutex_unlock(&tok->lock);
     for (int pass = 0; pass < 2; pass++) {
+        pthread_mutex_lock(&tok->lock);
+        seen = tok->gen;
+        pthread_mutex_unlock(&tok->lock);
         if (reinit) {
             hsm_stat_add(&tok->stats.reinits, 1);
             if ((rv = hsm_module_reinit(mod, seen)) != CKR_OK)
@@ -179,7 +220,7 @@ static CK_RV tok_reconnect(struct hsm_token *tok, int reinit)
             rv = CKR_CRYPTOKI_NOT_INITIALIZED;
         } else {
             int rescan = reinit || seen != mod->generation;
-            tok_drop_sessions(tok);
+            tok_drop_sessions(tok, dead);
             rv = tok_connect(tok, rescan);
         }
         pthread_rwlock_unlock(&mod->rw);
@@ -189,6 +230,29 @@ static CK_RV tok_reconnect(struct hsm_token *tok, int reinit)
                        hsm_ckr_class(rv) != HSM_CKR_RECONNECT && rv != HSMB_RV_NOTFOUND))
             break;
         reinit = 1;
+    }
+    return rv;
+}
+
+/*
+ * A reconnect whose transient failures (the retry class: CKR_DEVICE_ERROR on C_OpenSession or
+ * C_Login, ...) are retried with the same bounded backoff as any call, retry_max attempts in all.
+ * Anything else (the token gone, a PIN error) ends it at once.
+ */
+static CK_RV tok_reconnect_retry(struct hsm_token *tok, int reinit, int dead)
+{
+    CK_RV rv = CKR_OK;
+
+    for (unsigned attempt = 0; attempt < tok->retry_max; attempt++) {
+        if (attempt > 0) {
+            hsm_stat_add(&tok->stats.retries, 1);
+            sg_sleep_ms(hsm_backoff_ms(tok->backoff_base_ms, tok->backoff_max_ms, attempt - 1,
+                                       tok_random(tok)));
+        }
+        rv = tok_reconnect(tok, reinit, dead);
+        if (rv == CKR_OK || hsm_ckr_class(rv) != HSM_CKR_RETRY)
+            break;
+        dead = 0; /* the first pass dropped everything */
     }
     return rv;
 }
@@ -207,49 +271,79 @@ static void tok_reconnect_detail(struct hsm_token *tok, CK_RV rv, char *why)
 }
 
 /*
- * Serialised recovery. A caller whose failed session belongs to an epoch that has already been
- * replaced takes the result of that recovery instead of starting another. probe: the half-open
- * probe, which always recovers. The breaker records the outcome. Returns SIGNET_OK,
- * SIGNET_E_PIN or SIGNET_E_HSM_UNAVAILABLE.
+ * Whether the caller must recover, under tok->lock after any recovery in progress ended:
+ * -1 = yes; otherwise the result to return (with detail filled): the token's PIN was refused,
+ * a recovery ran since the caller's attempt (seen_seq), or the breaker is not closed.
  */
-static enum signet_err tok_recover(struct hsm_token *tok, int reinit, uint64_t seen_epoch,
-                                   int probe, char *detail)
+static int tok_recover_needed(struct hsm_token *tok, uint64_t seen_seq, int probe, char *detail)
+{
+    if (tok->pin_failed) {
+        hsm_brk_message(&tok->brk, tok->label, detail);
+        return SIGNET_E_PIN;
+    }
+    if (probe)
+        return -1;
+    if (tok->recover_seq != seen_seq) {
+        if (tok->recover_rc != SIGNET_OK)
+            hsm_brk_message(&tok->brk, tok->label, detail);
+        return tok->recover_rc;
+    }
+    if (tok->brk.state != HSM_BREAKER_CLOSED) {
+        hsm_brk_message(&tok->brk, tok->label, detail);
+        return SIGNET_E_HSM_UNAVAILABLE;
+    }
+    return -1;
+}
+
+/*
+ * Serialised recovery after a call answered cause. A caller whose attempt predates a recovery
+ * (seen_seq) takes that recovery's result instead of starting another. The recovery waits until
+ * no pool session is in use (takes are refused meanwhile), so no thread keeps an old session
+ * number. probe: the half-open probe, which always recovers. The breaker records the outcome.
+ * Returns SIGNET_OK, SIGNET_E_PIN or SIGNET_E_HSM_UNAVAILABLE.
+ */
+static enum signet_err tok_recover(struct hsm_token *tok, CK_RV cause, uint64_t seen_seq, int probe,
+                                   char *detail)
 {
     char why[SIGNET_DETAIL_MAX] = "";
     enum signet_err rc;
+    int early;
     CK_RV rv;
 
     pthread_mutex_lock(&tok->lock);
     while (tok->recovering)
         pthread_cond_wait(&tok->cond, &tok->lock);
-    if (!probe && tok->epoch != seen_epoch) {
-        rc = tok->recover_rc;
-        if (rc != SIGNET_OK)
-            hsm_brk_message(&tok->brk, tok->label, detail);
+    if ((early = tok_recover_needed(tok, seen_seq, probe, detail)) >= 0) {
         pthread_mutex_unlock(&tok->lock);
-        return rc;
+        return (enum signet_err)early;
     }
     tok->recovering = 1;
+    while (tok->busy != 0)
+        pthread_cond_wait(&tok->cond, &tok->lock);
     pthread_mutex_unlock(&tok->lock);
 
-    rv = tok_reconnect(tok, reinit);
+    rv = tok_reconnect_retry(tok, hsm_ckr_class(cause) == HSM_CKR_REINIT, sess_dead(cause));
     if (rv != CKR_OK)
         tok_reconnect_detail(tok, rv, why);
 
     pthread_mutex_lock(&tok->lock);
     tok->recovering = 0;
+    tok->recover_seq++;
     if (rv == CKR_OK) {
         rc = SIGNET_OK;
-        tok->stats.reconnects++;
+        hsm_stat_add(&tok->stats.reconnects, 1);
         hsm_brk_ok(&tok->brk);
+    } else if (tok->pin_failed) {
+        rc = SIGNET_E_PIN;
+        hsm_brk_message(&tok->brk, tok->label, detail);
     } else {
-        rc = hsm_ckr_is_pin_error(rv) ? SIGNET_E_PIN : SIGNET_E_HSM_UNAVAILABLE;
+        rc = SIGNET_E_HSM_UNAVAILABLE;
         hsm_brk_fail(&tok->brk, sg_mono_ms(), sg_now(), why);
         if (tok->brk.trips != tok->stats.breaker_trips) {
             sg_log(SG_LOG_ERR, "token '%s': circuit breaker open: %s", tok->label, why);
             tok->stats.breaker_trips = tok->brk.trips;
         }
-        if (rc == SIGNET_E_PIN || tok->brk.state != HSM_BREAKER_OPEN)
+        if (tok->brk.state != HSM_BREAKER_OPEN)
             sg_detail(detail, "%s", why);
         else
             hsm_brk_message(&tok->brk, tok->label, detail);
@@ -262,9 +356,11 @@ static enum signet_err tok_recover(struct hsm_token *tok, int reinit, uint64_t s
 
 /*
  * Takes a work session, opening a new one when the slot is empty or stale. Caller holds the
- * module read lock; waits while all sessions are in use.
+ * module read lock; waits while all sessions are in use. HSMB_RV_STALE while a recovery runs
+ * (waiting for it here would hold the read lock a re-initialise needs). *out_seq: the recovery
+ * sequence number the session belongs to.
  */
-static CK_RV pool_take(struct hsm_token *tok, struct hsm_sess **out)
+static CK_RV pool_take(struct hsm_token *tok, struct hsm_sess **out, uint64_t *out_seq)
 {
     struct hsm_sess *s = NULL;
     CK_SESSION_HANDLE old = 0;
@@ -274,6 +370,11 @@ static CK_RV pool_take(struct hsm_token *tok, struct hsm_sess **out)
 
     pthread_mutex_lock(&tok->lock);
     for (;;) {
+        if (tok->recovering) {
+            *out_seq = tok->recover_seq;
+            pthread_mutex_unlock(&tok->lock);
+            return HSMB_RV_STALE;
+        }
         for (unsigned i = 0; i < tok->pool_size && s == NULL; i++)
             if (!tok->pool[i].busy)
                 s = &tok->pool[i];
@@ -282,10 +383,12 @@ static CK_RV pool_take(struct hsm_token *tok, struct hsm_sess **out)
         pthread_cond_wait(&tok->cond, &tok->lock);
     }
     s->busy = 1;
+    tok->busy++;
+    *out_seq = tok->recover_seq;
     epoch = tok->epoch;
     slot = tok->slot;
     if (s->h != 0 && (s->gen != cur || s->epoch != epoch)) {
-        old = s->gen == cur ? s->h : 0;
+        old = s->gen == cur && s->epoch >= tok->dead_below ? s->h : 0;
         s->h = 0;
     }
     pthread_mutex_unlock(&tok->lock);
@@ -300,6 +403,7 @@ static CK_RV pool_take(struct hsm_token *tok, struct hsm_sess **out)
             s->h = 0;
             pthread_mutex_lock(&tok->lock);
             s->busy = 0;
+            tok->busy--;
             pthread_cond_broadcast(&tok->cond);
             pthread_mutex_unlock(&tok->lock);
             return rv;
@@ -309,69 +413,81 @@ static CK_RV pool_take(struct hsm_token *tok, struct hsm_sess **out)
     return CKR_OK;
 }
 
-/* Returns a session; a failed or stale one is closed (when its number is still ours). */
-static void pool_put(struct hsm_token *tok, struct hsm_sess *s, int failed)
+/*
+ * Returns a session after a call that answered rv. A failed or stale session is closed when its
+ * number is still ours; a dead one (rv says so, its epoch was marked dead, or the module was
+ * re-initialised) is only forgotten.
+ */
+static void pool_put(struct hsm_token *tok, struct hsm_sess *s, CK_RV rv)
 {
     CK_SESSION_HANDLE old = 0;
     uint64_t cur = tok->mod->generation;
 
     pthread_mutex_lock(&tok->lock);
-    if (failed || s->gen != cur || s->epoch != tok->epoch) {
-        old = s->gen == cur ? s->h : 0;
+    if (sess_dead(rv) || s->gen != cur || s->epoch < tok->dead_below) {
+        s->h = 0;
+    } else if (rv != CKR_OK || s->epoch != tok->epoch) {
+        old = s->h;
         s->h = 0;
     }
     s->busy = 0;
+    tok->busy--;
     pthread_cond_broadcast(&tok->cond);
     pthread_mutex_unlock(&tok->lock);
     if (old != 0)
         tok->mod->fn->C_CloseSession(old);
 }
 
-/* One attempt of fn on a pooled session; *out_epoch is the epoch the attempt ran in. */
-static CK_RV tok_attempt(struct hsm_token *tok, hsm_op_fn fn, void *arg, uint64_t *out_epoch)
+/* One attempt of fn on a pooled session; *out_seq is the recovery sequence it ran in. */
+static CK_RV tok_attempt(struct hsm_token *tok, hsm_op_fn fn, void *arg, uint64_t *out_seq)
 {
     struct hsm_sess *s = NULL;
     int stale;
     CK_RV rv;
 
+    pthread_mutex_lock(&tok->lock);
+    while (tok->recovering)
+        pthread_cond_wait(&tok->cond, &tok->lock);
+    *out_seq = tok->recover_seq;
+    pthread_mutex_unlock(&tok->lock);
     pthread_rwlock_rdlock(&tok->mod->rw);
     pthread_mutex_lock(&tok->lock);
     stale = tok->gen != tok->mod->generation || tok->anchor == 0 || !tok->mod->initialized;
-    *out_epoch = tok->epoch;
     pthread_mutex_unlock(&tok->lock);
     if (stale) {
         rv = HSMB_RV_STALE;
-    } else if ((rv = pool_take(tok, &s)) == CKR_OK) {
-        *out_epoch = s->epoch;
+    } else if ((rv = pool_take(tok, &s, out_seq)) == CKR_OK) {
         rv = fn(tok, s, arg);
-        pool_put(tok, s, rv != CKR_OK);
+        pool_put(tok, s, rv);
     }
     pthread_rwlock_unlock(&tok->mod->rw);
     return rv;
 }
 
 /*
- * Admission through the breaker: fails fast while it is open, makes the caller the probe when the
- * interval has passed, and otherwise waits for a recovery in progress.
+ * Admission through the breaker: fails fast while it is open (SIGNET_E_PIN for good once the
+ * token refused the PIN), makes the caller the probe when the interval has passed, and otherwise
+ * waits for a recovery in progress.
  */
 static enum signet_err tok_admit(struct hsm_token *tok, int count_fast, char *detail)
 {
     int probe = 0;
-    uint64_t epoch;
+    uint64_t seq;
 
     pthread_mutex_lock(&tok->lock);
     if (!hsm_brk_admit(&tok->brk, sg_mono_ms(), &probe)) {
+        enum signet_err rc = tok->brk.pin_refused ? SIGNET_E_PIN : SIGNET_E_HSM_UNAVAILABLE;
         if (count_fast)
             tok->stats.fast_fails++;
         hsm_brk_message(&tok->brk, tok->label, detail);
         pthread_mutex_unlock(&tok->lock);
-        return SIGNET_E_HSM_UNAVAILABLE;
+        return rc;
     }
     while (!probe && tok->recovering)
         pthread_cond_wait(&tok->cond, &tok->lock);
-    epoch = tok->epoch;
+    seq = tok->recover_seq;
     pthread_mutex_unlock(&tok->lock);
-    return probe ? tok_recover(tok, 0, epoch, 1, detail) : SIGNET_OK;
+    return probe ? tok_recover(tok, HSMB_RV_STALE, seq, 1, detail) : SIGNET_OK;
 }
 
 /* The retry budget is spent: the breaker counts a failed recovery. */
@@ -388,6 +504,11 @@ static enum signet_err tok_give_up(struct hsm_token *tok, CK_RV rv, const char *
     }
     hsm_ckr_detail(rv, what, why);
     pthread_mutex_lock(&tok->lock);
+    if (tok->pin_failed) {
+        hsm_brk_message(&tok->brk, tok->label, detail);
+        pthread_mutex_unlock(&tok->lock);
+        return SIGNET_E_PIN;
+    }
     hsm_brk_fail(&tok->brk, sg_mono_ms(), sg_now(), why);
     if (tok->brk.trips != tok->stats.breaker_trips) {
         sg_log(SG_LOG_ERR, "token '%s': circuit breaker open: %s", tok->label, why);
@@ -405,13 +526,13 @@ enum signet_err hsm_token_run(struct hsm_token *tok, const char *what, hsm_op_fn
                               char *detail)
 {
     enum signet_err rc;
-    uint64_t epoch;
+    uint64_t seq;
     CK_RV rv;
 
     for (unsigned attempt = 0;;) {
         if ((rc = tok_admit(tok, 1, detail)) != SIGNET_OK)
             return rc;
-        if ((rv = tok_attempt(tok, fn, arg, &epoch)) == CKR_OK) {
+        if ((rv = tok_attempt(tok, fn, arg, &seq)) == CKR_OK) {
             pthread_mutex_lock(&tok->lock);
             if (tok->brk.failures != 0)
                 hsm_brk_ok(&tok->brk);
@@ -431,7 +552,7 @@ enum signet_err hsm_token_run(struct hsm_token *tok, const char *what, hsm_op_fn
                                        tok_random(tok)));
             continue;
         }
-        if ((rc = tok_recover(tok, cls == HSM_CKR_REINIT, epoch, 0, detail)) != SIGNET_OK)
+        if ((rc = tok_recover(tok, rv, seq, 0, detail)) != SIGNET_OK)
             return rc;
     }
 }
@@ -440,8 +561,8 @@ enum signet_err hsm_token_run(struct hsm_token *tok, const char *what, hsm_op_fn
 static void tok_configure(struct hsm_token *tok, const struct hsm_token_config *cfg)
 {
     tok->pool_size = cfg->pool_size != 0 ? cfg->pool_size : 4;
-    if (tok->pool_size > 256)
-        tok->pool_size = 256;
+    if (tok->pool_size > HSM_POOL_MAX)
+        tok->pool_size = HSM_POOL_MAX;
     tok->find_retry_ms = cfg->find_retry_ms != 0 ? cfg->find_retry_ms : 2000;
     tok->retry_max = cfg->retry_max != 0 ? cfg->retry_max : 6;
     tok->backoff_base_ms = cfg->backoff_base_ms != 0 ? cfg->backoff_base_ms : 5;
@@ -472,23 +593,27 @@ static CK_RV tok_find_slot(struct hsm_token *tok)
     }
 }
 
-/* Connects at open: transient failures are retried; a PIN error stops after one C_Login. */
+/*
+ * Connects at open: transient failures are retried; a PIN error stops after one C_Login with the
+ * same message later calls would give.
+ */
 static enum signet_err tok_first_connect(struct hsm_token *tok, char *detail)
 {
     char what[160];
     CK_RV rv;
 
     for (unsigned attempt = 0;; attempt++) {
-        rv = tok_reconnect(tok, 0);
+        rv = tok_reconnect(tok, 0, 0);
         if (rv == CKR_OK)
             return SIGNET_OK;
         if (hsm_ckr_is_pin_error(rv)) {
-            sg_detail(detail,
-                      "token '%s' refused the PIN (%s)%s; it will not be tried again: "
-                      "check the credential",
-                      tok->label, hsm_ckr_name(rv),
+            char msg[SIGNET_DETAIL_MAX];
+            pthread_mutex_lock(&tok->lock);
+            hsm_brk_message(&tok->brk, tok->label, msg);
+            pthread_mutex_unlock(&tok->lock);
+            sg_detail(detail, "%s%s", msg,
                       (tok->info.flags & CKF_USER_PIN_FINAL_TRY)
-                          ? " and the token said that was the final try before it locks"
+                          ? "; the token said that was the final try before it locks"
                           : "");
             return SIGNET_E_PIN;
         }
@@ -496,6 +621,7 @@ static enum signet_err tok_first_connect(struct hsm_token *tok, char *detail)
             snprintf(what, sizeof(what), "opening token '%s' in %s", tok->label, tok->mod->path);
             return hsm_ckr_detail(rv, what, detail);
         }
+        hsm_stat_add(&tok->stats.retries, 1);
         sg_sleep_ms(
             hsm_backoff_ms(tok->backoff_base_ms, tok->backoff_max_ms, attempt, tok_random(tok)));
     }
@@ -520,6 +646,7 @@ enum signet_err hsm_token_open(const struct hsm_token_config *cfg, struct secret
         return SIGNET_E_NOMEM;
     }
     tok->pin = pin;
+    tok->need_login = pin != NULL;
     pthread_mutex_init(&tok->lock, NULL);
     pthread_cond_init(&tok->cond, NULL);
     snprintf(tok->label, sizeof(tok->label), "%s", cfg->token_label);
@@ -559,7 +686,7 @@ void hsm_token_free(struct hsm_token *tok)
     if (tok->mod != NULL) {
         pthread_rwlock_rdlock(&tok->mod->rw);
         if (tok->mod->initialized && tok->pool != NULL)
-            tok_drop_sessions(tok);
+            tok_drop_sessions(tok, 0);
         pthread_rwlock_unlock(&tok->mod->rw);
         hsm_module_release(tok->mod);
     }
@@ -586,36 +713,39 @@ enum hsm_breaker hsm_token_breaker(struct hsm_token *tok)
     return st;
 }
 
-/* The probe's call: the anchor session must be alive and, with a PIN, logged in. */
-static CK_RV probe_op(struct hsm_token *tok)
+/* The probe's call on the anchor: it must be alive and, with a credential, logged in. */
+static CK_RV probe_op(struct hsm_token *tok, CK_SESSION_HANDLE anchor, int need_login)
 {
     CK_SESSION_INFO si;
     CK_RV rv;
 
-    if ((rv = tok->mod->fn->C_GetSessionInfo(tok->anchor, &si)) != CKR_OK)
+    if ((rv = tok->mod->fn->C_GetSessionInfo(anchor, &si)) != CKR_OK)
         return rv;
-    if (tok->pin != NULL && si.state != CKS_RW_USER_FUNCTIONS && si.state != CKS_RO_USER_FUNCTIONS)
+    if (need_login && si.state != CKS_RW_USER_FUNCTIONS && si.state != CKS_RO_USER_FUNCTIONS)
         return CKR_USER_NOT_LOGGED_IN;
     return CKR_OK;
 }
 
 enum signet_err hsm_token_probe(struct hsm_token *tok, char *detail)
 {
+    CK_SESSION_HANDLE anchor;
     enum signet_err rc;
-    uint64_t epoch;
+    uint64_t seq;
     char what[96];
+    int stale;
     CK_RV rv;
 
     if ((rc = tok_admit(tok, 0, detail)) != SIGNET_OK)
         return rc;
     pthread_rwlock_rdlock(&tok->mod->rw);
     pthread_mutex_lock(&tok->lock);
-    epoch = tok->epoch;
-    if (tok->gen != tok->mod->generation || tok->anchor == 0 || !tok->mod->initialized)
-        rv = HSMB_RV_STALE;
-    else
-        rv = probe_op(tok);
+    seq = tok->recover_seq;
+    anchor = tok->anchor;
+    stale = tok->gen != tok->mod->generation || anchor == 0 || !tok->mod->initialized ||
+            tok->recovering;
     pthread_mutex_unlock(&tok->lock);
+    /* the PKCS#11 call is made without the token mutex (a slow token must not stall the pool) */
+    rv = stale ? HSMB_RV_STALE : probe_op(tok, anchor, tok->need_login);
     pthread_rwlock_unlock(&tok->mod->rw);
     if (rv == CKR_OK)
         return SIGNET_OK;
@@ -623,7 +753,7 @@ enum signet_err hsm_token_probe(struct hsm_token *tok, char *detail)
         snprintf(what, sizeof(what), "probing token '%s'", tok->label);
         return hsm_ckr_detail(rv, what, detail);
     }
-    return tok_recover(tok, hsm_ckr_class(rv) == HSM_CKR_REINIT, epoch, 0, detail);
+    return tok_recover(tok, rv, seq, 0, detail);
 }
 
 void hsm_token_stats(struct hsm_token *tok, struct hsm_stats *out)
