@@ -167,7 +167,9 @@ static void test_breaker_machine(void **state)
     hsm_brk_message(&b, "signet-online", detail);
     assert_string_equal(detail, "HSM token 'signet-online' is unavailable since "
                                 "2023-11-14T22:13:20Z: C_GetTokenInfo failed: "
-                                "CKR_DEVICE_REMOVED; retrying by itself");
+                                "CKR_DEVICE_REMOVED; Signet retries by itself (one probe every "
+                                "100 ms) and signs again as soon as the token answers; if this "
+                                "lasts, check the HSM, its connection and the module's log");
     /* then exactly one caller probes (half-open) */
     assert_true(hsm_brk_admit(&b, 1110, &probe));
     assert_true(probe);
@@ -185,6 +187,38 @@ static void test_breaker_machine(void **state)
     assert_int_equal(b.state, HSM_BREAKER_CLOSED);
     assert_true(hsm_brk_admit(&b, 1221, &probe));
     assert_false(probe);
+}
+
+/*
+ * A refused PIN opens the breaker for good: no probe is ever admitted (it would log in again),
+ * a success elsewhere does not close it, and its message is the PIN's, not "retries by itself".
+ */
+static void test_breaker_pin(void **state)
+{
+    struct hsm_brk b;
+    char detail[SIGNET_DETAIL_MAX];
+    int probe;
+    (void)state;
+
+    hsm_brk_init(&b, 1, 100);
+    hsm_brk_pin(&b, 1700000000, CKR_PIN_INCORRECT);
+    assert_int_equal(b.state, HSM_BREAKER_OPEN);
+    assert_int_equal(b.trips, 1);
+    for (uint64_t t = 1000; t < 100000; t += 777)
+        assert_false(hsm_brk_admit(&b, t, &probe));
+    hsm_brk_ok(&b);
+    hsm_brk_fail(&b, 2000, 1700000500, "C_OpenSession failed: CKR_DEVICE_ERROR");
+    assert_int_equal(b.state, HSM_BREAKER_OPEN);
+    assert_false(hsm_brk_admit(&b, 10000000, &probe));
+    hsm_brk_message(&b, "signet-online", detail);
+    assert_string_equal(detail, "HSM token 'signet-online' refused its PIN at 2023-11-14T22:13:20Z "
+                                "(CKR_PIN_INCORRECT); Signet will not try it again, since every "
+                                "wrong attempt counts toward the token's lockout; fix the "
+                                "credential named by pin = in signet.conf and restart");
+    hsm_pin_message("t", CKR_PIN_LOCKED, 1700000000, detail);
+    assert_non_null(strstr(detail, "security officer"));
+    hsm_pin_message("t", CKR_PIN_EXPIRED, 1700000000, detail);
+    assert_non_null(strstr(detail, "signet hsm change-pin"));
 }
 
 static void test_missing_token(void **state)
@@ -217,7 +251,9 @@ static void test_wrong_pin(void **state)
     assert_null(t);
     assert_non_null(strstr(detail, "'hsm-other'"));
     assert_non_null(strstr(detail, "CKR_PIN_INCORRECT"));
-    assert_non_null(strstr(detail, "not be tried again"));
+    assert_non_null(strstr(detail, "refused its PIN at "));
+    assert_non_null(strstr(detail, "will not try it again"));
+    assert_non_null(strstr(detail, "restart"));
     assert_null(strstr(detail, "999999"));
     /* the right PIN still works, and one login was made */
     assert_int_equal(hsm_token_open(&c, pin_of(TOKENFIX_PIN), &t, detail), SIGNET_OK);
@@ -495,6 +531,182 @@ static void test_token_init(void **state)
     assert_int_equal(hsm_token_probe(tok, detail), SIGNET_OK);
 }
 
+/* ---- a fake module that breaks the PKCS#11 contract on lengths (outside input is bounded) ---- */
+
+static CK_ULONG fake_extra; /* how much more than the room given the fake claims */
+
+static CK_RV fake_find_init(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+    (void)h, (void)t, (void)n;
+    return CKR_OK;
+}
+
+static CK_RV fake_find(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR n)
+{
+    (void)h;
+    for (CK_ULONG i = 0; i < max; i++)
+        out[i] = i + 1;
+    *n = max + fake_extra;
+    return CKR_OK;
+}
+
+static CK_RV fake_find_final(CK_SESSION_HANDLE h)
+{
+    (void)h;
+    return CKR_OK;
+}
+
+static CK_RV fake_get_attr(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR a, CK_ULONG n)
+{
+    (void)h, (void)o, (void)n;
+    memset(a->pValue, 'x', a->ulValueLen);
+    a->ulValueLen += fake_extra;
+    return CKR_OK;
+}
+
+static CK_RV fake_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR n)
+{
+    (void)present;
+    if (list == NULL) {
+        *n = 2;
+        return CKR_OK;
+    }
+    for (CK_ULONG i = 0; i < *n; i++)
+        list[i] = i;
+    *n += fake_extra;
+    return CKR_OK;
+}
+
+/*
+ * A module that answers CKR_OK with more objects, a longer attribute or more slots than it was
+ * given room for is refused (HSMB_RV_OVERRUN) and the length is not passed on.
+ */
+static void test_module_overrun(void **state)
+{
+    CK_FUNCTION_LIST fl;
+    struct hsm_module m;
+    struct hsm_token t;
+    CK_OBJECT_HANDLE obj[2];
+    CK_SLOT_ID *slots = NULL;
+    unsigned char buf[16];
+    CK_ULONG n = 99;
+    (void)state;
+
+    memset(&fl, 0, sizeof(fl));
+    memset(&m, 0, sizeof(m));
+    memset(&t, 0, sizeof(t));
+    fl.C_FindObjectsInit = fake_find_init;
+    fl.C_FindObjects = fake_find;
+    fl.C_FindObjectsFinal = fake_find_final;
+    fl.C_GetAttributeValue = fake_get_attr;
+    fl.C_GetSlotList = fake_slot_list;
+    m.fn = &fl;
+    t.mod = &m;
+
+    fake_extra = 0;
+    assert_int_equal(hsm_find(&t, 1, NULL, 0, obj, 2, &n), CKR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(hsm_get_attr(&t, 1, 1, CKA_LABEL, buf, sizeof(buf), &n), CKR_OK);
+    assert_int_equal(n, sizeof(buf));
+    assert_int_equal(hsm_module_slot_list(&m, &slots, &n), CKR_OK);
+    assert_int_equal(n, 3);
+    free(slots);
+
+    fake_extra = 1000;
+    assert_int_equal(hsm_find(&t, 1, NULL, 0, obj, 2, &n), HSMB_RV_OVERRUN);
+    assert_int_equal(n, 0);
+    assert_int_equal(hsm_get_attr(&t, 1, 1, CKA_LABEL, buf, sizeof(buf), &n), HSMB_RV_OVERRUN);
+    assert_int_equal(n, 0);
+    assert_int_equal(hsm_module_slot_list(&m, &slots, &n), HSMB_RV_OVERRUN);
+    assert_null(slots);
+    assert_int_equal(n, 0);
+    assert_int_equal(hsm_ckr_err(HSMB_RV_OVERRUN), SIGNET_E_HSM);
+    fake_extra = 0;
+}
+
+/* ---- docs/hsm.md's CKR table is checked against ckr.c's, both ways ---- */
+
+/* The class named in a row of the documentation ("reconnect"), or HSM_CKR_CLASS_MAX. */
+static enum hsm_ckr_class doc_class(const char *s)
+{
+    for (int c = 0; c < HSM_CKR_CLASS_MAX; c++)
+        if (strncmp(s, hsm_ckr_class_name((enum hsm_ckr_class)c),
+                    strlen(hsm_ckr_class_name((enum hsm_ckr_class)c))) == 0)
+            return (enum hsm_ckr_class)c;
+    return HSM_CKR_CLASS_MAX;
+}
+
+/* Prints the table the documentation must hold (paste it into docs/hsm.md after a change). */
+static void print_ckr_table(void)
+{
+    CK_RV rv;
+    const char *name, *hint;
+    enum hsm_ckr_class cls;
+
+    printf("| CKR | value | class | operator hint |\n|---|---|---|---|\n");
+    for (size_t i = 0; hsm_ckr_entry(i, &rv, &name, &cls, &hint); i++)
+        if (rv < HSMB_RV_BASE)
+            printf("| `%s` | 0x%lx | %s | %s |\n", name, (unsigned long)rv, hsm_ckr_class_name(cls),
+                   hint != NULL ? hint : "");
+}
+
+static void test_ckr_doc(void **state)
+{
+    char path[1024], line[1024], name[128];
+    const char *cname, *hint;
+    enum hsm_ckr_class cls;
+    size_t rows = 0, entries = 0, bad = 0;
+    CK_RV rv;
+    FILE *f;
+    (void)state;
+
+    /* __FILE__ is tests/unit/test_hsmbind.c in the source tree */
+    snprintf(path, sizeof(path), "%s", __FILE__);
+    *strrchr(path, '/') = '\0';
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/../../docs/hsm.md");
+    assert_non_null(f = fopen(path, "r"));
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line, *q;
+        int found = 0;
+        if (strncmp(p, "| `CKR_", 7) != 0)
+            continue;
+        q = strchr(p + 3, '`');
+        assert_non_null(q);
+        snprintf(name, sizeof(name), "%.*s", (int)(q - (p + 3)), p + 3);
+        rows++;
+        /* "| `NAME` | 0x.. | class | hint |" */
+        q = strchr(q, '|');
+        q = q != NULL ? strchr(q + 1, '|') : NULL;
+        assert_non_null(q);
+        while (*++q == ' ')
+            ;
+        for (size_t i = 0; hsm_ckr_entry(i, &rv, &cname, &cls, &hint); i++) {
+            if (strcmp(cname, name) != 0)
+                continue;
+            found = 1;
+            if (doc_class(q) != cls) {
+                printf("# docs/hsm.md: %s is %.12s, ckr.c says %s\n", name, q,
+                       hsm_ckr_class_name(cls));
+                bad++;
+            }
+        }
+        if (!found) {
+            printf("# docs/hsm.md: %s is not in ckr.c\n", name);
+            bad++;
+        }
+    }
+    fclose(f);
+    for (size_t i = 0; hsm_ckr_entry(i, &rv, &cname, &cls, &hint); i++)
+        entries += rv < HSMB_RV_BASE;
+    if (rows != entries || bad != 0) {
+        printf("# docs/hsm.md has %zu CKR rows, ckr.c %zu entries, %zu wrong; the table:\n", rows,
+               entries, bad);
+        print_ckr_table();
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(rows, entries);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +714,9 @@ int main(void)
         cmocka_unit_test(test_ckr_table),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_breaker_machine),
+        cmocka_unit_test(test_breaker_pin),
+        cmocka_unit_test(test_module_overrun),
+        cmocka_unit_test(test_ckr_doc),
         cmocka_unit_test(test_missing_token),
         cmocka_unit_test(test_wrong_pin),
         cmocka_unit_test(test_slots),
