@@ -102,4 +102,38 @@ enum signet_err ca_audit(struct ca_ctx *ctx, const char *actor, const char *acti
 /* Reads a certificate file (PEM or DER). NULL with detail on failure. */
 X509 *ca_load_cert_file(const char *path, char *detail);
 
+/* ---- lint before sign (ca/lint.c) ---------------------------------------------------------- */
+
+#define CA_LINT_FINDINGS_MAX 32 /* findings kept per certificate; more are only counted */
+#define CA_LINT_MSG_MAX      256
+
+struct ca_lint_finding {
+    const char *lint;          /* the lint's stable name ("serial_length"); static */
+    char msg[CA_LINT_MSG_MAX]; /* cites its standard: "RFC 5280 4.1.2.2: serial longer than ..." */
+};
+
+struct ca_lint_result {
+    size_t n;       /* findings kept in f */
+    size_t dropped; /* findings beyond CA_LINT_FINDINGS_MAX */
+    struct ca_lint_finding f[CA_LINT_FINDINGS_MAX];
+};
+
+struct ca_lint_info {
+    const char *name;   /* stable name */
+    const char *source; /* the standard it comes from ("RFC 5280 4.1.2.2") */
+    const char *what;   /* one line: what it checks */
+};
+
+/* The number of lints and their descriptions, in the order they run. */
+size_t ca_lint_count(void);
+const struct ca_lint_info *ca_lint_at(size_t i);
+
+/*
+ * Runs every lint over a certificate (DER, signed with a throwaway key of the issuer's type)
+ * and the issuer's certificate. Reads the DER itself (nothing trusts OpenSSL's re-encoding), so
+ * a certificate OpenSSL would refuse still gets the findings that say why. Fills *out and
+ * returns the number of findings (0 = clean).
+ */
+size_t ca_lint_cert(const unsigned char *der, size_t len, X509 *issuer, struct ca_lint_result *out);
+
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The issuance pipeline of DESIGN.md: CSR -> proof of possession -> key and policy -> TBS ->
- * lint signature with a throwaway key -> PENDING (durable) -> token signature, verified ->
+ * throwaway-key signature and lint (lint.c) -> PENDING (durable) -> token signature, verified ->
  * ISSUED (durable).
  */
 #include "internal.h"
@@ -287,6 +287,48 @@ static enum signet_err serial_and_tbs(struct ca_ctx *ctx, struct ca_ent *ca, X50
     return SIGNET_OK;
 }
 
+/*
+ * Runs the lint set over the throwaway-signed certificate before anything is recorded. Each
+ * finding is logged with the CA, the profile and the lint's name; any finding refuses the
+ * issuance with SIGNET_E_LINT (nothing is stored; the profile or the CA needs fixing).
+ */
+static enum signet_err lint_tbs(struct ca_ent *ca, X509 *x, const char *profile, char *detail)
+{
+    struct ca_lint_result *res = NULL;
+    unsigned char *der = NULL;
+    int len;
+    size_t n;
+    enum signet_err rc = SIGNET_E_NOMEM;
+
+    if ((res = malloc(sizeof(*res))) == NULL)
+        goto out;
+    if ((len = i2d_X509(x, &der)) <= 0) {
+        sg_detail(detail, "CA %s: the certificate does not encode", ca->name);
+        sg_detail_openssl(detail);
+        rc = SIGNET_E_LINT;
+        goto out;
+    }
+    if ((n = ca_lint_cert(der, (size_t)len, ca->cert, res)) == 0) {
+        rc = SIGNET_OK;
+        goto out;
+    }
+    for (size_t i = 0; i < res->n; i++)
+        sg_log(SG_LOG_ERR, "lint: CA %s profile %s: %s: %s; not issued", ca->name, profile,
+               res->f[i].lint, res->f[i].msg);
+    sg_detail(detail,
+              "CA %s profile %s: lint %s: %s%s; not issued: fix the profile's extension "
+              "section or the CA (docs/lints.md)",
+              ca->name, profile, res->f[0].lint, res->f[0].msg,
+              n > 1 ? " (and more findings in the log)" : "");
+    rc = SIGNET_E_LINT;
+out:
+    if (rc == SIGNET_E_NOMEM)
+        sg_detail(detail, "issuance: out of memory");
+    OPENSSL_free(der);
+    free(res);
+    return rc;
+}
+
 struct rec_arg {
     struct store_cert *c;
     int must_be_new;
@@ -317,7 +359,8 @@ static enum signet_err record_pending(struct ca_ctx *ctx, struct ca_ent *ca, X50
         char hex[2 * SERIAL_LEN + 1];
         struct rec_arg a = {c, 1, "issue-pending", object};
         OPENSSL_free(tbs);
-        if ((rc = serial_and_tbs(ctx, ca, x, c->serial, &tbs, &tbs_len, detail)) != SIGNET_OK)
+        if ((rc = serial_and_tbs(ctx, ca, x, c->serial, &tbs, &tbs_len, detail)) != SIGNET_OK ||
+            (rc = lint_tbs(ca, x, c->profile, detail)) != SIGNET_OK)
             break;
         c->serial_len = SERIAL_LEN;
         c->der = tbs;
