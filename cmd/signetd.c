@@ -1,37 +1,32 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * signetd: the online CA daemon. For now it loads signet.conf, logs in to the online token(s)
- * (never the root token), opens the store, and serves GET /healthz on a loopback address.
- * The enrollment API, CRLs and OCSP come with their issues; the process split of DESIGN.md
- * comes with enrollment.
+ * signetd: the online CA daemon. Loads signet.conf, logs in to the online token(s) (never the
+ * root token), opens the store, and serves the HTTP API of SPEC.md through net/ (docs/api.md).
  *
  *   signetd -c FILE [--listen ADDR:PORT] [--foreground]
  *
- * SIGTERM and SIGINT finish what is in flight and exit 0.
+ * [daemon] keys: listen, workers, max_connections, timeout (seconds), clients.
+ * SIGTERM and SIGINT finish what is in flight and exit 0; SIGHUP reloads the clients (and checks
+ * the profiles: see reload()). Under systemd (Type=notify) it reports READY=1 and STOPPING=1.
  */
-#include <errno.h>
 #include <event2/event.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ca.h"
 #include "common.h"
+#include "net.h"
 
-#define DEFAULT_LISTEN   "127.0.0.1:8080"
-#define HTTP_BODY_MAX    (64 * 1024) /* bytes of a request body */
-#define HTTP_HEADERS_MAX (8 * 1024)  /* bytes of request headers */
-#define HTTP_TIMEOUT_S   10          /* read and idle timeout */
+#define DEFAULT_LISTEN "127.0.0.1:8080"
 
 struct daemon {
     struct ca_ctx *ca;
-    struct event_base *base;
-    struct evhttp *http;
+    struct event_base *base; /* the main thread's loop: signals only */
+    struct net_server *srv;
+    const char *conf_path;
 };
 
 static void usage(FILE *f)
@@ -39,128 +34,93 @@ static void usage(FILE *f)
     fprintf(f, "usage: signetd -c FILE [--listen ADDR:PORT] [--foreground]\n");
 }
 
-/* Writes an RFC 7807 problem to the request and sends it. */
-static void send_problem(struct evhttp_request *req, int status, const char *code,
-                         const char *title, const char *detail)
+/*
+ * SIGHUP: clients are re-read (the old set stays on any error). Profiles are compiled again to
+ * check them, but the ca context has no way yet to swap its compiled set, so the profiles in
+ * force stay in force until a restart; the log says so.
+ */
+static void reload(struct daemon *d)
 {
-    struct evbuffer *body = evbuffer_new();
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-    if (body == NULL) {
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    /* detail comes from our own messages; strip characters that would break the JSON string */
-    char clean[SIGNET_DETAIL_MAX];
-    size_t j = 0;
-    for (size_t i = 0; detail[i] != '\0' && j + 1 < sizeof(clean); i++)
-        if (detail[i] != '"' && detail[i] != '\\' && (unsigned char)detail[i] >= 0x20)
-            clean[j++] = detail[i];
-    clean[j] = '\0';
-    evbuffer_add_printf(body,
-                        "{\"type\":\"urn:signet:error:%s\",\"title\":\"%s\",\"status\":%d,"
-                        "\"detail\":\"%s\"}\n",
-                        code, title, status, clean);
-    evhttp_add_header(h, "Content-Type", "application/problem+json");
-    evhttp_send_reply(req, status, title, body);
-    evbuffer_free(body);
-}
-
-/* GET /healthz: 200 when the HSM and the store are usable, 503 with the reasons otherwise. */
-static void handle_healthz(struct evhttp_request *req, void *arg)
-{
-    struct daemon *d = arg;
     char detail[SIGNET_DETAIL_MAX] = "";
-    struct evbuffer *body;
-    enum signet_err rc;
+    struct sg_conf *conf = NULL;
+    struct policy_set *set = NULL;
+    char *dir = NULL;
 
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-        evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        send_problem(req, 405, "badRequest", "Method Not Allowed", "use GET");
-        return;
-    }
-    rc = ca_health(d->ca, detail);
-    if (rc != SIGNET_OK) {
-        sg_log(SG_LOG_WARN, "health: %s", detail);
-        send_problem(req, 503, signet_err_name(rc), "Service Unavailable", detail);
-        return;
-    }
-    if ((body = evbuffer_new()) == NULL) {
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    evbuffer_add_printf(body, "ok\n");
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-    evhttp_send_reply(req, HTTP_OK, "OK", body);
-    evbuffer_free(body);
-}
-
-static void handle_other(struct evhttp_request *req, void *arg)
-{
-    (void)arg;
-    send_problem(req, 404, "notFound", "Not Found", "no such endpoint");
+    net_sd_notify("RELOADING=1");
+    if (net_server_reload(d->srv, detail) != SIGNET_OK)
+        sg_log(SG_LOG_ERR, "reload: clients kept as they were: %s", detail);
+    if (sg_conf_load(d->conf_path, &conf, detail) == SIGNET_OK &&
+        (dir = sg_conf_path(conf, sg_conf_get(conf, "signet", "policies")
+                                      ? sg_conf_get(conf, "signet", "policies")
+                                      : "policies")) != NULL &&
+        policy_set_load(dir, &set, detail) == SIGNET_OK)
+        sg_log(SG_LOG_WARN,
+               "reload: %zu profiles compile; they take effect at the next start "
+               "(profile reload in the ca context is not available yet)",
+               policy_set_count(set));
+    else
+        sg_log(SG_LOG_ERR, "reload: profiles kept as they were: %s", detail);
+    policy_set_free(set);
+    free(dir);
+    sg_conf_free(conf);
+    net_sd_notify("READY=1");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
-    (void)what;
 
+    (void)what;
     if (sig == SIGHUP) {
-        sg_log(SG_LOG_INFO, "SIGHUP: configuration reload comes with the enrollment API");
+        sg_log(SG_LOG_INFO, "SIGHUP: reloading");
+        reload(d);
         return;
     }
     sg_log(SG_LOG_INFO, "signal %d: finishing requests in flight, then exiting", (int)sig);
+    net_sd_notify("STOPPING=1");
     event_base_loopexit(d->base, NULL);
 }
 
-/* Splits "ADDR:PORT" (IPv4, or [IPv6]:PORT). 1 = ok. */
-static int parse_listen(const char *s, char *addr, size_t cap, unsigned short *port)
+/* A [daemon] number within [1, max], or 0 (the default) when absent. -1 when malformed. */
+static long daemon_num(struct daemon *d, const char *key, uint64_t max)
 {
-    const char *colon = strrchr(s, ':');
-    uint64_t p;
-    size_t alen;
+    const char *v = sg_conf_get(ca_ctx_conf(d->ca), "daemon", key);
+    uint64_t n;
 
-    if (colon == NULL || !sg_parse_u64(colon + 1, 1, 65535, &p))
+    if (v == NULL)
         return 0;
-    alen = (size_t)(colon - s);
-    if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
-        s++;
-        alen -= 2;
+    if (!sg_parse_u64(v, 1, max, &n)) {
+        sg_log(SG_LOG_ERR, "%s: [daemon] %s = %s is not a number from 1 to %llu",
+               sg_conf_file(ca_ctx_conf(d->ca)), key, v, (unsigned long long)max);
+        return -1;
     }
-    if (alen == 0 || alen >= cap)
-        return 0;
-    memcpy(addr, s, alen);
-    addr[alen] = '\0';
-    *port = (unsigned short)p;
-    return 1;
+    return (long)n;
 }
 
-/* Builds the HTTP server on base and binds it. Returns 1 on success. */
-static int http_start(struct daemon *d, const char *listen)
+/* Reads [daemon], builds the server and starts its workers. 1 = ok. */
+static int serve(struct daemon *d, const char *listen)
 {
-    char addr[128];
-    unsigned short port;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    struct net_options o = {0};
+    long workers = daemon_num(d, "workers", NET_WORKERS_MAX),
+         conns = daemon_num(d, "max_connections", NET_CONNS_MAX),
+         timeout = daemon_num(d, "timeout", 3600);
 
-    if (!parse_listen(listen, addr, sizeof(addr), &port)) {
-        sg_log(SG_LOG_ERR, "listen address '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080)", listen);
+    if (workers < 0 || conns < 0 || timeout < 0)
+        return 0;
+    if (listen == NULL)
+        listen = sg_conf_get(ca_ctx_conf(d->ca), "daemon", "listen");
+    o.listen = listen != NULL ? listen : DEFAULT_LISTEN;
+    o.workers = (unsigned)workers;
+    o.max_conns = (unsigned)conns;
+    o.timeout_s = (unsigned)timeout;
+    o.conf_path = d->conf_path;
+    if (net_server_new(d->ca, &o, &d->srv, detail) != SIGNET_OK ||
+        net_server_start(d->srv, detail) != SIGNET_OK) {
+        sg_log(SG_LOG_ERR, "cannot start: %s", detail);
         return 0;
     }
-    if ((d->http = evhttp_new(d->base)) == NULL)
-        return 0;
-    evhttp_set_max_body_size(d->http, HTTP_BODY_MAX);
-    evhttp_set_max_headers_size(d->http, HTTP_HEADERS_MAX);
-    evhttp_set_timeout(d->http, HTTP_TIMEOUT_S);
-    evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
-    evhttp_set_cb(d->http, "/healthz", handle_healthz, d);
-    evhttp_set_gencb(d->http, handle_other, d);
-    if (evhttp_bind_socket(d->http, addr, port) != 0) {
-        sg_log(SG_LOG_ERR, "cannot listen on %s: %s", listen, strerror(errno));
-        return 0;
-    }
-    sg_log(SG_LOG_INFO, "listening on http://%s", listen);
+    sg_log(SG_LOG_INFO, "listening on http://%s", o.listen);
     return 1;
 }
 
@@ -171,18 +131,18 @@ int main(int argc, char **argv)
                                          {"foreground", no_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *conf_path = getenv("SIGNET_CONF"), *listen = NULL;
+    const char *listen = NULL;
     struct daemon d = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
     const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
     char detail[SIGNET_DETAIL_MAX] = "";
-    enum signet_err rc;
     int c, status = 1;
 
+    d.conf_path = getenv("SIGNET_CONF");
     while ((c = getopt_long(argc, argv, "c:l:fh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            conf_path = optarg;
+            d.conf_path = optarg;
             break;
         case 'l':
             listen = optarg;
@@ -197,7 +157,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc || conf_path == NULL) {
+    if (optind != argc || d.conf_path == NULL) {
         usage(stderr);
         return 2;
     }
@@ -205,31 +165,30 @@ int main(int argc, char **argv)
     sg_no_core_dumps(); /* this process holds the online token's credential */
     signal(SIGPIPE, SIG_IGN);
 
-    rc = ca_ctx_open(conf_path, CA_OPEN_LOGIN_ONLINE, &d.ca, detail);
-    if (rc != SIGNET_OK) {
+    if (ca_ctx_open(d.conf_path, CA_OPEN_LOGIN_ONLINE, &d.ca, detail) != SIGNET_OK) {
         sg_log(SG_LOG_ERR, "cannot start: %s", detail);
         goto out;
     }
-    if (listen == NULL)
-        listen = sg_conf_get(ca_ctx_conf(d.ca), "daemon", "listen");
-    if (listen == NULL)
-        listen = DEFAULT_LISTEN;
-    if ((d.base = event_base_new()) == NULL || !http_start(&d, listen))
+    /* signals first (the main loop handles them), then the workers, which block them */
+    if ((d.base = event_base_new()) == NULL)
         goto out;
     for (int i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(d.base, signums[i], on_signal, &d);
         if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0)
             goto out;
     }
+    if (!serve(&d, listen))
+        goto out;
+    net_sd_notify("READY=1");
     event_base_dispatch(d.base);
+    net_server_stop(d.srv);
     sg_log(SG_LOG_INFO, "stopped");
     status = 0;
 out:
+    net_server_free(d.srv);
     for (int i = 0; i < 3; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
-    if (d.http != NULL)
-        evhttp_free(d.http);
     if (d.base != NULL)
         event_base_free(d.base);
     ca_ctx_free(d.ca);

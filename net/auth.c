@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Clients and bearer tokens (RFC 6750): each [client.NAME] of signet.conf holds the hex SHA-256
+ * of its token and the profiles it may use. Tokens are compared by hash, in constant time, and
+ * every client is compared so the time does not say which one matched.
+ */
+#include <event2/http.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+void net_clients_free(struct net_clients *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        sg_strv_free(c->v[i].profiles);
+    OPENSSL_cleanse(c->v, c->n * sizeof(*c->v));
+    free(c->v);
+    free(c);
+}
+
+/* Fills one client from [client.NAME]. */
+static enum signet_err load_one(const struct sg_conf *conf, const char *name, struct net_client *cl,
+                                char *detail)
+{
+    char sect[CA_NAME_MAX + 8];
+    const char *h, *p;
+    size_t np = 0;
+
+    if (strlen(name) >= sizeof(cl->name)) {
+        sg_detail(detail, "%s: client name %.64s... is longer than %d characters",
+                  sg_conf_file(conf), name, CA_NAME_MAX - 1);
+        return SIGNET_E_CONFIG;
+    }
+    snprintf(sect, sizeof(sect), "client.%s", name);
+    strcpy(cl->name, name);
+    h = sg_conf_get(conf, sect, "token_sha256");
+    p = sg_conf_get(conf, sect, "profiles");
+    if (h == NULL || strlen(h) != 64 || sg_hex_decode(h, cl->hash, sizeof(cl->hash)) != 32) {
+        sg_detail(detail, "%s: [%s] needs token_sha256 = the 64-hex SHA-256 of the token",
+                  sg_conf_file(conf), sect);
+        return SIGNET_E_CONFIG;
+    }
+    if (p == NULL || (cl->profiles = sg_split_list(p, &np)) == NULL || np == 0) {
+        sg_detail(detail, "%s: [%s] needs profiles = the profiles it may use", sg_conf_file(conf),
+                  sect);
+        return SIGNET_E_CONFIG;
+    }
+    return SIGNET_OK;
+}
+
+/* The client names: [daemon] clients (each "client.NAME" or "NAME"), else every [client.*]. */
+static char **client_names(const struct sg_conf *conf, size_t *n)
+{
+    const char *list = sg_conf_get(conf, "daemon", "clients");
+    char **v;
+
+    if (list == NULL) {
+        *n = sg_conf_sections(conf, "client.", &v);
+        return v;
+    }
+    if ((v = sg_split_list(list, n)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < *n; i++)
+        if (strncmp(v[i], "client.", 7) == 0)
+            memmove(v[i], v[i] + 7, strlen(v[i] + 7) + 1);
+    return v;
+}
+
+enum signet_err net_clients_load(const struct sg_conf *conf, struct net_clients **out, char *detail)
+{
+    struct net_clients *c = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    enum signet_err rc = SIGNET_E_NOMEM;
+
+    *out = NULL;
+    if ((names = client_names(conf, &n)) == NULL || (c = calloc(1, sizeof(*c))) == NULL ||
+        (n > 0 && (c->v = calloc(n, sizeof(*c->v))) == NULL))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = load_one(conf, names[i], &c->v[i], detail)) != SIGNET_OK) {
+            c->n = i + 1;
+            goto out;
+        }
+    }
+    c->n = n;
+    *out = c;
+    c = NULL;
+    rc = SIGNET_OK;
+out:
+    if (rc == SIGNET_E_NOMEM)
+        sg_detail(detail, "out of memory reading clients");
+    net_clients_free(c);
+    sg_strv_free(names);
+    return rc;
+}
+
+/* The token of "Authorization: Bearer TOKEN" (RFC 6750 2.1, token68 syntax), or NULL. */
+static const char *bearer(struct evhttp_request *req, size_t *len)
+{
+    const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    size_t n;
+
+    if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    n = strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=");
+    if (n == 0 || n > NET_TOKEN_MAX || a[n] != '\0')
+        return NULL;
+    *len = n;
+    return a;
+}
+
+/* 1 when list holds name. */
+static int has(char *const *list, const char *name)
+{
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+        if (strcmp(list[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+enum net_auth net_authorize(struct net_server *srv, struct evhttp_request *req, const char *profile,
+                            char *who, size_t who_cap)
+{
+    unsigned char h[32];
+    unsigned int hl = 0;
+    size_t len = 0;
+    const char *tok = bearer(req, &len);
+    const struct net_client *match = NULL;
+    enum net_auth res = NET_AUTH_BAD;
+
+    if (tok == NULL)
+        return NET_AUTH_NONE;
+    if (!EVP_Digest(tok, len, h, &hl, EVP_sha256(), NULL))
+        return NET_AUTH_BAD;
+    pthread_rwlock_rdlock(&srv->lock);
+    for (size_t i = 0; i < srv->clients->n; i++)
+        if (CRYPTO_memcmp(h, srv->clients->v[i].hash, sizeof(h)) == 0)
+            match = &srv->clients->v[i];
+    if (match != NULL) {
+        snprintf(who, who_cap, "client:%s", match->name);
+        res = profile == NULL || has(match->profiles, profile) ? NET_AUTH_OK : NET_AUTH_FORBIDDEN;
+    }
+    pthread_rwlock_unlock(&srv->lock);
+    OPENSSL_cleanse(h, sizeof(h));
+    return res;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* net's private structures: workers, clients, metrics. */
+#ifndef SIGNET_NET_INTERNAL_H
+#define SIGNET_NET_INTERNAL_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "net.h"
+
+#define NET_TOKEN_MAX    512 /* bytes of a bearer token */
+#define NET_PROFILES_MAX 64  /* profiles counted separately in metrics; the rest are "other" */
+#define NET_LAT_BUCKETS  12
+
+/* ---- clients (auth.c) ---- */
+
+struct net_client {
+    char name[CA_NAME_MAX]; /* NAME of [client.NAME] */
+    unsigned char hash[32]; /* SHA-256 of its bearer token */
+    char **profiles;        /* NULL-terminated */
+};
+
+struct net_clients {
+    struct net_client *v;
+    size_t n;
+};
+
+/* Reads [client.*] as net_server_new describes. *out owned by the caller. */
+enum signet_err net_clients_load(const struct sg_conf *conf, struct net_clients **out,
+                                 char *detail);
+void net_clients_free(struct net_clients *c);
+
+enum net_auth {
+    NET_AUTH_OK,
+    NET_AUTH_NONE,      /* no credential, or not a bearer token: 401 */
+    NET_AUTH_BAD,       /* a credential no client holds: 401 */
+    NET_AUTH_FORBIDDEN, /* the client may not use the profile: 403 */
+};
+
+/* ---- metrics (metrics.c) ---- */
+
+enum net_outcome {
+    NET_OUT_ISSUED,
+    NET_OUT_BADCSR,
+    NET_OUT_BADKEY,
+    NET_OUT_POLICY,
+    NET_OUT_UNAVAILABLE,
+    NET_OUT_ERROR,
+    NET_OUT_MAX
+};
+
+struct net_metrics {
+    size_t nprof; /* named profiles; index nprof is "other" */
+    char prof[NET_PROFILES_MAX + 1][CA_NAME_MAX];
+    _Atomic uint64_t issued[NET_PROFILES_MAX + 1][NET_OUT_MAX];
+    _Atomic uint64_t lat[NET_PROFILES_MAX + 1][NET_LAT_BUCKETS]; /* cumulative at render */
+    _Atomic uint64_t lat_us[NET_PROFILES_MAX + 1];
+    _Atomic uint64_t http[6]; /* responses by class: index 1..5 = 1xx..5xx */
+    _Atomic int64_t conns;    /* open connections */
+    _Atomic uint64_t conns_total;
+};
+
+void net_metrics_init(struct net_metrics *m, const struct policy_set *set);
+void net_metrics_issue(struct net_metrics *m, const char *profile, enum net_outcome o,
+                       uint64_t usec);
+/* Renders the Prometheus text exposition into buf. */
+void net_metrics_render(struct net_metrics *m, struct ca_ctx *ca, struct evbuffer *buf);
+
+/* ---- server ---- */
+
+struct net_worker {
+    struct net_server *srv;
+    pthread_t thread;
+    int started;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *stop_ev;  /* activated by net_server_stop from the main thread */
+    struct event *drain_ev; /* polls in-flight requests while stopping */
+    long inflight;          /* requests answered whose reply is not yet flushed */
+    long conns;             /* open connections of this worker */
+    long conn_cap;          /* this worker's share of max_conns */
+    int paused;             /* accepting paused at the cap */
+    int stopping;
+    uint64_t deadline_ms;
+};
+
+struct net_server {
+    struct ca_ctx *ca;
+    char *conf_path;
+    unsigned nworkers, max_conns, timeout_s;
+    evutil_socket_t fd; /* the listening socket, bound once */
+    struct net_worker *w;
+    pthread_rwlock_t lock; /* guards clients */
+    struct net_clients *clients;
+    struct net_metrics metrics;
+};
+
+/* The request router, installed as each worker's generic callback (routes.c). */
+void net_route(struct evhttp_request *req, void *arg);
+/* Counts the response class, adds "Connection: close" while stopping, and sends. */
+void net_send(struct net_worker *w, struct evhttp_request *req, int status, const char *reason,
+              struct evbuffer *body);
+/* An RFC 7807 problem: {"type": "urn:signet:error:CODE", "title", "status", "detail"}. */
+void net_problem(struct net_worker *w, struct evhttp_request *req, int status, const char *code,
+                 const char *title, const char *detail);
+/* 405 with an Allow header. */
+void net_method_not_allowed(struct net_worker *w, struct evhttp_request *req, const char *allow);
+/* 1 when the request's method is one of allowed (EVHTTP_REQ_* bits). */
+int net_method_is(struct evhttp_request *req, int allowed);
+/* 1 when name (len bytes) is a plain CA or profile name. */
+int net_name_ok(const char *name, size_t len);
+/* POST /v1/certificates and GET /v1/certificates/{serial} (enroll.c). */
+void net_h_enroll(struct net_worker *w, struct evhttp_request *req);
+void net_h_status(struct net_worker *w, struct evhttp_request *req, const char *rest);
+
+/*
+ * Checks the request's credential and, when profile is not NULL, that the client may use it.
+ * who receives "client:NAME" on success.
+ */
+enum net_auth net_authorize(struct net_server *srv, struct evhttp_request *req, const char *profile,
+                            char *who, size_t who_cap);
+
+#endif
