@@ -30,7 +30,8 @@ static const char usage_text[] =
     "  ca list\n"
     "  issue --ca N --profile P --csr F [--out F]\n"
     "  cert list --ca N [--status issued|revoked|pending]\n"
-    "  cert show --ca N --serial HEX\n";
+    "  cert show --ca N --serial HEX\n"
+    "  policy check --profile P --csr F\n";
 
 static int usage(const char *why)
 {
@@ -553,6 +554,93 @@ static int cmd_cert(const char *conf, int argc, char **argv)
     return status;
 }
 
+/* policy check: the blocked-key table, read-only. 1 blocked, 0 not, -1 unreadable. */
+static int policy_key_blocked(const unsigned char h[POLICY_SPKI_HASH], void *arg)
+{
+    enum signet_err rc = store_blocked_key_get(arg, h, NULL, NULL);
+    return rc == SIGNET_OK ? 1 : rc == SIGNET_E_NOTFOUND ? 0 : -1;
+}
+
+/* Prints every rule's verdict (text or --json); returns the exit status. */
+static int policy_print(const char *profile, const struct policy_decision *d)
+{
+    struct policy_verdict v;
+    int ok = policy_decision_allowed(d);
+
+    if (json_out)
+        printf("{\"profile\": \"%s\", \"allowed\": %s, \"rules\": [", profile,
+               ok ? "true" : "false");
+    for (size_t i = 0; policy_decision_verdict(d, i, &v); i++) {
+        if (json_out) {
+            printf("%s{\"rule\": ", i ? ", " : "");
+            json_str(v.rule);
+            printf(", \"value\": ");
+            json_str(v.value);
+            printf(", \"allowed\": %s, \"why\": ", v.allowed ? "true" : "false");
+            json_str(v.why);
+            printf("}");
+        } else {
+            printf("%-8s %-16s %-32s %s\n", v.allowed ? "allowed" : "REFUSED", v.rule,
+                   v.value[0] ? v.value : "-", v.why);
+        }
+    }
+    if (json_out)
+        printf("]}\n");
+    else if (ok)
+        printf("profile %s allows this CSR (approval: %s)\n", profile,
+               policy_decision_approval(d) == POLICY_APPROVAL_MANUAL ? "manual" : "auto");
+    else
+        printf("profile %s refuses this CSR (%s): %s\n", profile,
+               signet_err_name(policy_decision_err(d)), policy_decision_error(d));
+    return ok ? 0 : EXIT_REFUSED;
+}
+
+/* `policy check --profile P --csr F`: a dry run of the profile's rules; nothing is written. */
+static int cmd_policy(const char *conf, int argc, char **argv)
+{
+    static const char *const names[] = {"profile", "csr", NULL};
+    const struct policy_profile *p;
+    struct policy_eval_opts eo = {policy_key_blocked, NULL};
+    struct policy_decision *d = NULL;
+    struct ca_ctx *ctx = NULL;
+    X509_REQ *req = NULL;
+    struct opts o;
+    unsigned char *csr = NULL;
+    size_t len = 0;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
+    int status = EXIT_REFUSED;
+
+    if (argc < 1 || strcmp(argv[0], "check") != 0)
+        return usage("policy: use `signet policy check --profile P --csr F`");
+    if (!parse_opts(argc - 1, argv + 1, names, &o) || !need(&o, names))
+        return usage(NULL);
+    if ((rc = ca_read_csr_file(opt(&o, "csr"), &csr, &len, detail)) != SIGNET_OK)
+        return fail("policy check: read CSR", rc == SIGNET_E_INVALID ? SIGNET_E_BADCSR : rc,
+                    detail);
+    if (!open_ctx(conf, CA_OPEN_READ_ONLY, &ctx))
+        goto out;
+    if ((p = policy_set_get(ca_ctx_policies(ctx), opt(&o, "profile"))) == NULL) {
+        snprintf(detail, sizeof(detail), "profile %s: not in the policies directory",
+                 opt(&o, "profile"));
+        status = fail("policy check", SIGNET_E_NOTFOUND, detail);
+        goto out;
+    }
+    eo.key_blocked_arg = ca_ctx_store(ctx);
+    if ((rc = policy_csr_parse(csr, len, &req, detail)) != SIGNET_OK ||
+        (rc = policy_evaluate_ex(p, req, &eo, &d, detail)) != SIGNET_OK) {
+        status = fail("policy check", rc, detail);
+        goto out;
+    }
+    status = policy_print(policy_profile_name(p), d);
+out:
+    policy_decision_free(d);
+    X509_REQ_free(req);
+    ca_ctx_free(ctx);
+    free(csr);
+    return status;
+}
+
 /*
  * The libraries log to stderr; a command's outcome must be one line there. Keep our own
  * stream on a copy of stderr and send the libraries' lines to /dev/null (-v shows them).
@@ -614,5 +702,7 @@ int main(int argc, char **argv)
         return cmd_issue(conf, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "cert") == 0)
         return cmd_cert(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "policy") == 0)
+        return cmd_policy(conf, argc - i - 1, argv + i + 1);
     return usage("unknown command");
 }

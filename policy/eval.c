@@ -130,7 +130,7 @@ static void eval_key(const struct policy_profile *p, X509_REQ *req,
 {
     EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
     unsigned char h[POLICY_SPKI_HASH];
-    char why[SIGNET_DETAIL_MAX] = "", hex[2 * POLICY_SPKI_HASH + 1];
+    char why[SIGNET_DETAIL_MAX] = "", hex[2 * POLICY_SPKI_HASH + 1], desc[64];
     int blocked;
 
     if (pub == NULL) {
@@ -141,7 +141,8 @@ static void eval_key(const struct policy_profile *p, X509_REQ *req,
         pol_verdict(d, SIGNET_E_BADKEY, "key", "", "%s", strncmp(why, "key: ", 5) ? why : why + 5);
         return;
     }
-    pol_verdict(d, SIGNET_OK, "key", EVP_PKEY_get0_type_name(pub), "allowed");
+    pol_key_desc(pub, desc, sizeof(desc));
+    pol_verdict(d, SIGNET_OK, "key", desc, "allowed");
     if (opts == NULL || opts->key_blocked == NULL)
         return;
     if (!policy_spki_sha256(pub, h)) {

@@ -148,6 +148,9 @@ long pol_puny_encode(const uint32_t *in, size_t n, char *out, size_t cap);
  */
 int pol_alabel_ok(const char *label, size_t len, char *why, size_t cap);
 
+/* "ec:P-256", "rsa:2048", "ed25519": a key as profiles name it (key.c). */
+void pol_key_desc(EVP_PKEY *pub, char *out, size_t cap);
+
 /* ---- decisions (eval.c, sans.c) ---- */
 
 #define POL_REASONS_MAX 192

@@ -16,7 +16,7 @@
 #define FERMAT_ROUNDS     256   /* a = ceil(sqrt(n)) .. + FERMAT_ROUNDS - 1 */
 
 /* "ec:P-256"-style description of a key into out. */
-static void key_desc(EVP_PKEY *pub, char *out, size_t cap)
+void pol_key_desc(EVP_PKEY *pub, char *out, size_t cap)
 {
     char group[64] = "";
 
@@ -202,7 +202,7 @@ enum signet_err policy_check_key(const struct policy_profile *p, EVP_PKEY *pub, 
     char desc[64], allowed[256] = "";
     int bits = EVP_PKEY_get_bits(pub), id = EVP_PKEY_get_base_id(pub);
 
-    key_desc(pub, desc, sizeof(desc));
+    pol_key_desc(pub, desc, sizeof(desc));
     for (size_t i = 0; i < p->nkeys; i++) {
         const struct pol_key_rule *r = &p->keys[i];
         char one[40];
