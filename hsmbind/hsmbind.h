@@ -154,8 +154,11 @@ enum signet_err hsm_sign(struct hsm_key *key, const EVP_MD *md, const unsigned c
 
 /*
  * An EVP_PKEY whose private operations go through hsm_sign (the in-process provider
- * "signet-hsm", registered on first use in the default library context). Usable with
- * X509_sign, X509_REQ_sign, X509_CRL_sign, EVP_DigestSign. The key must outlive the EVP_PKEY.
+ * "signet-hsm", loaded on first use into a library context of its own, so that OpenSSL's
+ * fetch cache never hands its key management to unqualified fetches in the default context).
+ * Usable with X509_sign, X509_REQ_sign, X509_CRL_sign, EVP_DigestSign called on the default
+ * context: OpenSSL 3.0 falls back to the key's own provider for the signature. The key must
+ * outlive the EVP_PKEY.
  * Caller frees *out with EVP_PKEY_free.
  */
 enum signet_err hsm_key_evp(struct hsm_key *key, EVP_PKEY **out, char *detail);
