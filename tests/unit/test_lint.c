@@ -210,6 +210,7 @@ static size_t hdr(const unsigned char *p, size_t avail, size_t *vlen)
 {
     size_t n, len = 0;
 
+    *vlen = 0;
     if (avail < 2)
         return 0;
     if (p[1] < 0x80) {
@@ -282,8 +283,10 @@ static size_t replace_tbs_field(unsigned char **der, size_t len, int i, const un
     unsigned char *out = OPENSSL_malloc(len + rep_len + 16);
     size_t n;
 
-    for (; i > 0; i--)
-        q += hdr(q, len, &vlen) + vlen;
+    for (; i > 0; i--) {
+        size_t h3 = hdr(q, len, &vlen);
+        q += h3 + vlen;
+    }
     n = rebuild(*der, len, q, rep, rep_len, out);
     OPENSSL_free(*der);
     *der = out;
