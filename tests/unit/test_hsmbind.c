@@ -22,6 +22,34 @@
 #include "hsmbind.h"
 #include "tokenfix.h"
 
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * Under ASan, SoftHSM 2.6.1 leaks an ASN.1 string per C_SignInit with an Ed25519 key (its own
+ * allocation). tests/faulthsm/lsan.supp suppresses it, which needs full stacks: ask for both here
+ * (LSAN_OPTIONS from the environment still overrides). Runs before main, so no libc calls.
+ */
+const char *__lsan_default_options(void);
+__attribute__((no_sanitize("address", "undefined"))) const char *__lsan_default_options(void)
+{
+    static char opts[1200] = "fast_unwind_on_malloc=0:suppressions=";
+    static const char file[] = __FILE__, supp[] = "../faulthsm/lsan.supp";
+    size_t n = 0, dir = 0, k = 0;
+
+    while (opts[n] != '\0')
+        n++;
+    for (size_t i = 0; file[i] != '\0'; i++)
+        if (file[i] == '/')
+            dir = i + 1;
+    if (dir == 0 || n + dir + sizeof(supp) >= sizeof(opts))
+        return "fast_unwind_on_malloc=0";
+    for (size_t i = 0; i < dir; i++)
+        opts[n + k++] = file[i];
+    for (size_t i = 0; i < sizeof(supp); i++)
+        opts[n + k++] = supp[i];
+    return opts;
+}
+#endif
+
 static struct tokenfix fx;
 static struct hsm_token *tok;
 static struct hsm_key *keys[HSM_KEY_TYPE_MAX];
