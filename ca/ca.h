@@ -127,7 +127,9 @@ void ca_issued_free(struct ca_issued *r);
  * recorded durably, the certificate is signed on the token and verified with the issuer's
  * public key, ISSUED is recorded durably. A refused request writes nothing. A failure after
  * PENDING leaves the PENDING record (possibly issued).
- * Errors: SIGNET_E_BADCSR, SIGNET_E_BADKEY, SIGNET_E_POLICY, SIGNET_E_NOTFOUND (CA, profile),
+ * Errors: SIGNET_E_BADCSR, SIGNET_E_BADKEY (also a key in the blocked-key table),
+ * SIGNET_E_POLICY (also a manual-approval profile, an issuer pathLen with no room),
+ * SIGNET_E_LINT (a finding on the TBS: nothing stored), SIGNET_E_NOTFOUND (CA, profile),
  * SIGNET_E_CONFIG, SIGNET_E_PIN, SIGNET_E_HSM*, SIGNET_E_STORE*, SIGNET_E_CRYPTO.
  */
 enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,

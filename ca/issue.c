@@ -443,9 +443,59 @@ static enum signet_err lookup(struct ca_ctx *ctx, const struct ca_issue_request 
     return SIGNET_OK;
 }
 
+/* policy's blocked-key question, answered from the store: 1 blocked, 0 not, -1 unreadable. */
+static int key_blocked(const unsigned char spki_sha256[POLICY_SPKI_HASH], void *arg)
+{
+    struct ca_ctx *ctx = arg;
+
+    switch (store_blocked_key_get(ctx->st, spki_sha256, NULL, NULL)) {
+    case SIGNET_OK:
+        return 1;
+    case SIGNET_E_NOTFOUND:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/*
+ * What a decision that policy allowed may still not do here: a profile that needs manual approval
+ * (the approval queue does not exist yet, so such requests are refused rather than issued), and
+ * a subordinate CA whose pathLenConstraint the issuer's own constraint does not leave room for
+ * (RFC 5280 4.2.1.9: pathLen N allows at most N intermediate CAs below the issuer).
+ */
+static enum signet_err check_issuer_rules(const struct ca_ent *ca,
+                                          const struct policy_profile *prof, char *detail)
+{
+    long issuer_pl = X509_get_pathlen(ca->cert);
+    int pl = policy_profile_path_len(prof);
+
+    if (policy_profile_approval(prof) == POLICY_APPROVAL_MANUAL) {
+        sg_detail(detail,
+                  "profile %s requires manual approval, and this version has no approval queue; "
+                  "use a profile with approval = auto",
+                  policy_profile_name(prof));
+        return SIGNET_E_POLICY;
+    }
+    if (policy_profile_is_ca(prof) && issuer_pl >= 0 && (pl < 0 || pl >= issuer_pl)) {
+        char want[48];
+        if (pl < 0)
+            snprintf(want, sizeof(want), "no pathLenConstraint");
+        else
+            snprintf(want, sizeof(want), "pathLenConstraint %d", pl);
+        sg_detail(detail,
+                  "RFC 5280 4.2.1.9: CA %s has pathLenConstraint %ld, so it cannot issue a CA "
+                  "certificate with %s (profile %s); give the profile a path_len below %ld",
+                  ca->name, issuer_pl, want, policy_profile_name(prof), issuer_pl);
+        return SIGNET_E_POLICY;
+    }
+    return SIGNET_OK;
+}
+
 enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
                          struct ca_issued **out, char *detail)
 {
+    const struct policy_eval_opts opts = {key_blocked, ctx};
     struct ca_ent *ca = NULL;
     const struct policy_profile *prof = NULL;
     X509_REQ *csr = NULL;
@@ -463,7 +513,7 @@ enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
     memset(&c, 0, sizeof(c));
     if ((rc = lookup(ctx, req, &ca, &prof, detail)) != SIGNET_OK ||
         (rc = parse_csr(req->csr, req->csr_len, &csr, detail)) != SIGNET_OK ||
-        (rc = policy_evaluate(prof, csr, &dec, detail)) != SIGNET_OK)
+        (rc = policy_evaluate_ex(prof, csr, &opts, &dec, detail)) != SIGNET_OK)
         goto out;
     if (!policy_decision_allowed(dec)) {
         rc = policy_decision_err(dec);
@@ -471,6 +521,8 @@ enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
                   policy_decision_error(dec));
         goto out;
     }
+    if ((rc = check_issuer_rules(ca, prof, detail)) != SIGNET_OK)
+        goto out;
     /* the token before anything is recorded: a missing token or refused PIN writes nothing */
     if ((rc = ca_ent_key(ctx, ca, &key, detail)) != SIGNET_OK ||
         (rc = build_tbs(ca, prof, csr, dec, &x, &c.not_after, detail)) != SIGNET_OK)

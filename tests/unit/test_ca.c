@@ -46,10 +46,18 @@ static int group_setup(void **state)
           "keyUsage = critical, digitalSignature\n",
           f);
     fclose(f);
+    snprintf(path, sizeof(path), "%s/policies/manual.conf", dir);
+    if ((f = fopen(path, "w")) == NULL)
+        return -1;
+    fputs("[profile]\nvalidity = 30d\nkey = ec:P-256\nsubject.CN = required\n"
+          "san.dns = optional\nextensions = e\napproval = manual\n[e]\n"
+          "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n",
+          f);
+    fclose(f);
     snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
     snprintf(cmd, sizeof(cmd),
              "sed -i 's/^profiles = tls-server, tls-client, ocsp-responder/profiles = "
-             "tls-server, tls-client, ocsp-responder, long/' '%s'",
+             "tls-server, tls-client, ocsp-responder, long, manual, subordinate-ca/' '%s'",
              conf);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -317,7 +325,8 @@ static void test_health_and_registry(void **state)
     assert_string_equal(v[1].name, "root");
     free(v);
     assert_true(ca_profile_allowed(ctx, "issuing-1", "tls-server"));
-    assert_false(ca_profile_allowed(ctx, "issuing-1", "subordinate-ca"));
+    assert_false(ca_profile_allowed(ctx, "root", "tls-server"));
+    assert_false(ca_profile_allowed(ctx, "issuing-1", "no-such-profile"));
     assert_int_equal(ca_cert_pem(ctx, "issuing-1", 1, &pem, detail), SIGNET_OK);
     assert_non_null(strstr(strstr(pem, "END CERTIFICATE") + 1, "BEGIN CERTIFICATE"));
     free(pem);
@@ -341,6 +350,73 @@ static void test_open_online(void **state)
     ca_ctx_free(ctx);
 }
 
+/* Asserts that a request under profile is refused with want, naming why, and stores nothing. */
+static void refused(struct ca_ctx *ctx, const char *profile, const char *csr, enum signet_err want,
+                    const char *why)
+{
+    struct ca_issued *r = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    int before = count(ctx, 0);
+
+    assert_int_equal(issue(ctx, profile, csr, &r, detail), want);
+    assert_null(r);
+    if (strstr(detail, why) == NULL)
+        fail_msg("detail '%s' lacks '%s'", detail, why);
+    assert_int_equal(count(ctx, 0), before);
+}
+
+/* A profile that needs manual approval is not issued while there is no approval queue. */
+static void test_manual_approval_refused(void **state)
+{
+    char *csr = make_csr("m.example.test", "DNS:m.example.test", 0, NULL, 0, NULL);
+
+    refused(*state, "manual", csr, SIGNET_E_POLICY, "manual approval");
+    free(csr);
+}
+
+/* issuing-1 has pathLen 0: it may not issue a subordinate CA (RFC 5280 4.2.1.9). */
+static void test_issuer_path_len(void **state)
+{
+    char *csr = make_csr("Sub CA", NULL, 0, NULL, 0, NULL);
+
+    refused(*state, "subordinate-ca", csr, SIGNET_E_POLICY, "4.2.1.9");
+    free(csr);
+}
+
+struct block_arg {
+    unsigned char hash[POLICY_SPKI_HASH];
+};
+
+static enum signet_err block_fn(struct store_txn *txn, void *arg, char *detail)
+{
+    struct block_arg *b = arg;
+
+    return store_txn_blocked_key_put(txn, b->hash, sg_now(), "keyCompromise", detail);
+}
+
+/* A key in the blocked-key table is never certified again, whatever else the request says. */
+static void test_blocked_key_refused(void **state)
+{
+    struct ca_ctx *ctx = *state;
+    char *csr = make_csr("b.example.test", "DNS:b.example.test", 0, NULL, 0, NULL);
+    struct ca_issued *r = NULL;
+    struct block_arg b;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    BIO *bio = BIO_new_mem_buf(csr, -1);
+    X509_REQ *req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+
+    assert_non_null(req);
+    assert_true(policy_spki_sha256(X509_REQ_get0_pubkey(req), b.hash));
+    /* the same key is fine before it is blocked */
+    assert_int_equal(issue(ctx, "tls-server", csr, &r, detail), SIGNET_OK);
+    ca_issued_free(r);
+    assert_int_equal(store_write(ca_ctx_store(ctx), block_fn, &b, detail), SIGNET_OK);
+    refused(ctx, "tls-server", csr, SIGNET_E_BADKEY, "block");
+    X509_REQ_free(req);
+    BIO_free(bio);
+    free(csr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +427,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_and_registry, setup, teardown),
         cmocka_unit_test(test_open_online),
+        cmocka_unit_test_setup_teardown(test_manual_approval_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issuer_path_len, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_key_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
