@@ -84,7 +84,8 @@ struct net_worker {
     long conn_cap;          /* this worker's share of max_conns */
     int paused;             /* accepting paused at the cap */
     int stopping;
-    uint64_t deadline_ms;
+    uint64_t deadline_ms; /* stop waiting for replies to flush */
+    uint64_t grace_ms;    /* stop waiting for connections without a request */
 };
 
 struct net_server {

@@ -11,6 +11,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,9 @@
 
 #include "internal.h"
 
-#define DRAIN_MAX_MS  4000 /* a stopping worker waits at most this long for replies to flush */
-#define DRAIN_POLL_MS 20
+#define DRAIN_MAX_MS   4000 /* a stopping worker waits at most this long for replies to flush */
+#define DRAIN_POLL_MS  20
+#define DRAIN_GRACE_MS 300 /* and this long for connections whose request is still arriving */
 
 /* Splits "ADDR:PORT" (IPv4, or [IPv6]:PORT). 1 = ok. */
 static int parse_listen(const char *s, char *addr, size_t cap, char *port, size_t pcap)
@@ -152,17 +154,31 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     return bev;
 }
 
-/* While stopping: leave the loop once every reply is flushed or the deadline passed. */
+/*
+ * While stopping. First keep accepting while the shared socket still has connections waiting in
+ * its backlog (closing it then would reset them); then close this worker's listener, wait for
+ * the replies in flight to flush, give connections whose request is still arriving a short
+ * grace, and leave the loop. Bounded by deadline_ms.
+ */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
     struct net_worker *w = arg;
+    struct pollfd pf = {w->srv->fd, POLLIN, 0};
+    uint64_t now = sg_mono_ms();
 
     (void)fd, (void)what;
-    if (w->inflight <= 0 || sg_mono_ms() >= w->deadline_ms)
+    if (w->bound != NULL) {
+        if (!w->paused && now < w->deadline_ms && poll(&pf, 1, 0) > 0)
+            return;
+        evhttp_del_accept_socket(w->http, w->bound); /* closes this worker's dup */
+        w->bound = NULL;
+        w->grace_ms = now + DRAIN_GRACE_MS;
+    }
+    if ((w->inflight <= 0 && (w->conns <= 0 || now >= w->grace_ms)) || now >= w->deadline_ms)
         event_base_loopexit(w->base, NULL);
 }
 
-/* net_server_stop's request, run in the worker: close its listener, start draining. */
+/* net_server_stop's request, run in the worker: start draining. */
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct net_worker *w = arg;
@@ -170,15 +186,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 
     (void)fd, (void)what;
     w->stopping = 1;
-    if (w->bound != NULL) {
-        evhttp_del_accept_socket(w->http, w->bound); /* closes this worker's dup */
-        w->bound = NULL;
-    }
     w->deadline_ms = sg_mono_ms() + DRAIN_MAX_MS;
-    if (w->inflight <= 0)
-        event_base_loopexit(w->base, NULL);
-    else
-        event_add(w->drain_ev, &tv);
+    event_add(w->drain_ev, &tv);
+    on_drain(-1, 0, w);
 }
 
 /* One worker's base, evhttp and listener on a dup of the shared socket. */
@@ -311,6 +321,10 @@ void net_server_stop(struct net_server *srv)
         if (srv->w[i].started)
             pthread_join(srv->w[i].thread, NULL);
         srv->w[i].started = 0;
+    }
+    if (srv->fd >= 0) {
+        close(srv->fd); /* no longer listening: newcomers are refused, not left waiting */
+        srv->fd = -1;
     }
 }
 
