@@ -55,8 +55,21 @@ void ca_ctx_free(struct ca_ctx *ctx);
 struct sg_conf *ca_ctx_conf(const struct ca_ctx *ctx);
 /* The open store. Borrowed. */
 struct store *ca_ctx_store(const struct ca_ctx *ctx);
-/* The compiled profiles. Borrowed. */
+/* The compiled profiles. Borrowed; valid until the next ca_reload_policies. */
 const struct policy_set *ca_ctx_policies(const struct ca_ctx *ctx);
+
+/*
+ * Reloads the profiles (signetd's SIGHUP): the policies directory is compiled into a new set,
+ * which replaces the old one only when every profile compiles and every CA's profiles are in it;
+ * otherwise the profiles in force stay in force and detail says why (file:line). Issuances in
+ * flight finish under the set they started with.
+ */
+enum signet_err ca_reload_policies(struct ca_ctx *ctx, char *detail);
+/*
+ * 1 when the profile exists and its clients rule lets client (a [client.NAME] name) use it.
+ * The daemon checks this beside the client's own profiles list.
+ */
+int ca_profile_allows_client(struct ca_ctx *ctx, const char *profile, const char *client);
 
 /*
  * Health: every token opened so far answers hsm_token_probe and the store is readable.

@@ -106,6 +106,22 @@ static enum signet_err load_tokens(struct ca_ctx *ctx, char *detail)
     return rc;
 }
 
+/* 1 when set holds every profile the CA lists; otherwise 0 and the missing one is named. */
+static int profiles_present(const struct ca_ctx *ctx, const struct ca_ent *ca,
+                            const struct policy_set *set, char *detail)
+{
+    for (char **p = ca->profile_list; *p; p++) {
+        if (policy_set_get(set, *p) == NULL) {
+            sg_detail(detail,
+                      "%s: [ca.%s] profiles names '%s', which is not a file in the policies "
+                      "directory",
+                      sg_conf_file(ctx->conf), ca->name, *p);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Reads one [ca.NAME] section into ca. */
 static enum signet_err load_ca(struct ca_ctx *ctx, const char *name, struct ca_ent *ca,
                                char *detail)
@@ -140,16 +156,7 @@ static enum signet_err load_ca(struct ca_ctx *ctx, const char *name, struct ca_e
     if (access(ca->cert_path, F_OK) == 0 &&
         (ca->cert = ca_load_cert_file(ca->cert_path, detail)) == NULL)
         return SIGNET_E_CONFIG;
-    for (char **p = ca->profile_list; *p; p++) {
-        if (policy_set_get(ctx->policies, *p) == NULL) {
-            sg_detail(detail,
-                      "%s: [%s] profiles names '%s', which is not a file in the policies "
-                      "directory",
-                      sg_conf_file(ctx->conf), sec, *p);
-            return SIGNET_E_CONFIG;
-        }
-    }
-    return SIGNET_OK;
+    return profiles_present(ctx, ca, ctx->policies, detail) ? SIGNET_OK : SIGNET_E_CONFIG;
 }
 
 /* Joins each configured CA with its store record (creating it when the store is writable). */
@@ -225,9 +232,8 @@ static enum signet_err open_paths(struct ca_ctx *ctx, char *detail)
     if ((p = sg_conf_path(ctx->conf,
                           def(sg_conf_get(ctx->conf, "signet", "policies"), "policies"))) == NULL)
         return SIGNET_E_NOMEM;
-    rc = policy_set_load(p, &ctx->policies, detail);
-    free(p);
-    if (rc != SIGNET_OK)
+    ctx->policies_dir = p;
+    if ((rc = policy_set_load(p, &ctx->policies, detail)) != SIGNET_OK)
         return rc;
     if ((ctx->public_dir = sg_conf_path(
              ctx->conf, def(sg_conf_get(ctx->conf, "signet", "public"), "public"))) == NULL)
@@ -280,6 +286,7 @@ enum signet_err ca_ctx_open(const char *conf_path, unsigned flags, struct ca_ctx
     if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
         goto out;
     pthread_mutex_init(&ctx->lock, NULL);
+    pthread_rwlock_init(&ctx->policy_lock, NULL);
     ctx->flags = flags;
     if ((rc = sg_conf_load(conf_path, &ctx->conf, detail)) != SIGNET_OK)
         goto out;
@@ -343,9 +350,11 @@ void ca_ctx_free(struct ca_ctx *ctx)
         EVP_PKEY_free(ctx->throwaway[i]);
     store_close(ctx->st);
     policy_set_free(ctx->policies);
+    free(ctx->policies_dir);
     free(ctx->public_dir);
     sg_conf_free(ctx->conf);
     pthread_mutex_destroy(&ctx->lock);
+    pthread_rwlock_destroy(&ctx->policy_lock);
     free(ctx);
 }
 
@@ -380,4 +389,38 @@ int ca_profile_allowed(struct ca_ctx *ctx, const char *ca, const char *profile)
         if (strcmp(*p, profile) == 0)
             return 1;
     return 0;
+}
+
+enum signet_err ca_reload_policies(struct ca_ctx *ctx, char *detail)
+{
+    struct policy_set *fresh = NULL, *old;
+    enum signet_err rc;
+
+    if ((rc = policy_set_load(ctx->policies_dir, &fresh, detail)) != SIGNET_OK)
+        return rc;
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        if (!profiles_present(ctx, &ctx->cas[i], fresh, detail)) {
+            policy_set_free(fresh);
+            return SIGNET_E_CONFIG;
+        }
+    }
+    /* waits for issuances in flight, which hold the read side for their whole run */
+    pthread_rwlock_wrlock(&ctx->policy_lock);
+    old = ctx->policies;
+    ctx->policies = fresh;
+    pthread_rwlock_unlock(&ctx->policy_lock);
+    policy_set_free(old);
+    return SIGNET_OK;
+}
+
+int ca_profile_allows_client(struct ca_ctx *ctx, const char *profile, const char *client)
+{
+    const struct policy_profile *p;
+    int ok;
+
+    pthread_rwlock_rdlock(&ctx->policy_lock);
+    p = policy_set_get(ctx->policies, profile);
+    ok = p != NULL && policy_profile_allows_client(p, client);
+    pthread_rwlock_unlock(&ctx->policy_lock);
+    return ok;
 }

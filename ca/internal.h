@@ -39,7 +39,9 @@ struct ca_ctx {
     struct sg_conf *conf;
     unsigned flags;
     struct store *st;
-    struct policy_set *policies;
+    struct policy_set *policies;  /* swapped by ca_reload_policies under policy_lock */
+    pthread_rwlock_t policy_lock; /* readers: issuance and lookups; writer: reload */
+    char *policies_dir;           /* where the profiles are read from */
     char *public_dir;
     struct ca_token_ent *tokens;
     size_t ntokens;

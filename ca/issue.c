@@ -511,6 +511,8 @@ enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
 
     *out = NULL;
     memset(&c, 0, sizeof(c));
+    /* the profile set may not be swapped by a reload while this request uses one of its profiles */
+    pthread_rwlock_rdlock(&ctx->policy_lock);
     if ((rc = lookup(ctx, req, &ca, &prof, detail)) != SIGNET_OK ||
         (rc = parse_csr(req->csr, req->csr_len, &csr, detail)) != SIGNET_OK ||
         (rc = policy_evaluate_ex(prof, csr, &opts, &dec, detail)) != SIGNET_OK)
@@ -561,5 +563,6 @@ out:
     X509_free(x);
     policy_decision_free(dec);
     X509_REQ_free(csr);
+    pthread_rwlock_unlock(&ctx->policy_lock);
     return rc;
 }

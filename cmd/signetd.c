@@ -35,34 +35,21 @@ static void usage(FILE *f)
 }
 
 /*
- * SIGHUP: clients are re-read (the old set stays on any error). Profiles are compiled again to
- * check them, but the ca context has no way yet to swap its compiled set, so the profiles in
- * force stay in force until a restart; the log says so.
+ * SIGHUP: the clients of signet.conf and the profiles are read again. Each part is replaced only
+ * when it loads whole; otherwise what is in force stays in force and the log says why.
  */
 static void reload(struct daemon *d)
 {
     char detail[SIGNET_DETAIL_MAX] = "";
-    struct sg_conf *conf = NULL;
-    struct policy_set *set = NULL;
-    char *dir = NULL;
 
     net_sd_notify("RELOADING=1");
     if (net_server_reload(d->srv, detail) != SIGNET_OK)
         sg_log(SG_LOG_ERR, "reload: clients kept as they were: %s", detail);
-    if (sg_conf_load(d->conf_path, &conf, detail) == SIGNET_OK &&
-        (dir = sg_conf_path(conf, sg_conf_get(conf, "signet", "policies")
-                                      ? sg_conf_get(conf, "signet", "policies")
-                                      : "policies")) != NULL &&
-        policy_set_load(dir, &set, detail) == SIGNET_OK)
-        sg_log(SG_LOG_WARN,
-               "reload: %zu profiles compile; they take effect at the next start "
-               "(profile reload in the ca context is not available yet)",
-               policy_set_count(set));
+    if (ca_reload_policies(d->ca, detail) == SIGNET_OK)
+        sg_log(SG_LOG_INFO, "reload: %zu profiles in force",
+               policy_set_count(ca_ctx_policies(d->ca)));
     else
         sg_log(SG_LOG_ERR, "reload: profiles kept as they were: %s", detail);
-    policy_set_free(set);
-    free(dir);
-    sg_conf_free(conf);
     net_sd_notify("READY=1");
 }
 

@@ -32,8 +32,10 @@ static struct answer answer_for(enum signet_err e)
     case SIGNET_E_BADKEY:
         return (struct answer){400, "badKey", "Bad Key", NET_OUT_BADKEY, 1};
     case SIGNET_E_POLICY:
-    case SIGNET_E_LINT:
         return (struct answer){400, "policyViolation", "Policy Violation", NET_OUT_POLICY, 1};
+    case SIGNET_E_LINT:
+        /* the request passed policy, yet what Signet built is wrong: our fault, not the client's */
+        return (struct answer){500, "internal", "Internal Server Error", NET_OUT_ERROR, 1};
     case SIGNET_E_NOTFOUND:
         return (struct answer){404, "notFound", "Not Found", NET_OUT_POLICY, 1};
     case SIGNET_E_USAGE:

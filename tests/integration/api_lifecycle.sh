@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# signetd's life cycle: READY=1 and STOPPING=1 reach $NOTIFY_SOCKET; SIGHUP adds a client from
+# signetd's life cycle: READY=1 and STOPPING=1 reach $NOTIFY_SOCKET; SIGHUP reloads profiles
+# (clients rule, broken profile kept out, file:line) and adds a client from
 # signet.conf and keeps the clients in force when the new configuration is broken; SIGTERM in the
 # middle of concurrent enrollments lets every accepted request finish with its certificate (no
 # reset connections, no half replies) and exits 0 within 5 s.
@@ -57,6 +58,27 @@ grep -q 'clients kept as they were' "$W/d.log" || fail "a broken client section 
 [ "$(post "$T2")" = 201 ] || fail "a broken reload dropped the clients in force"
 [ "$(post "$TOKEN")" = 201 ] || fail "a broken reload dropped the demo client"
 kill -0 "$DPID" || fail "signetd died on a broken reload"
+
+# --- SIGHUP reloads the profiles: a clients rule that leaves the demo client out takes effect,
+# a broken profile leaves the set in force, and the fixed profile lets the client in again.
+cp "$W/conf.orig" "$CONF"
+TS=$P/policies/tls-server.conf
+cp "$TS" "$W/tls-server.orig"
+sed -i 's/^\[profile\]$/[profile]\nclients = someone-else/' "$TS"
+kill -HUP "$DPID"
+for _ in $(seq 1 50); do [ "$(post "$TOKEN")" = 403 ] && break; sleep 0.1; done
+[ "$(post "$TOKEN")" = 403 ] || fail "after SIGHUP, a profile whose clients rule leaves the demo client out still let it in"
+grep -q 'urn:signet:error:forbidden' "$W/r.json" || fail "the 403 is not a forbidden problem: $(cat "$W/r.json")"
+cp "$W/tls-server.orig" "$TS"
+sed -i 's/^\[profile\]$/[profile]\nfrobnicate = 1/' "$TS"
+kill -HUP "$DPID"
+for _ in $(seq 1 50); do grep -q 'profiles kept as they were' "$W/d.log" && break; sleep 0.1; done
+grep -q 'profiles kept as they were.*tls-server.conf:[0-9]' "$W/d.log" || fail "a broken profile was not reported with file:line"
+[ "$(post "$TOKEN")" = 403 ] || fail "a broken profile replaced the profiles in force"
+cp "$W/tls-server.orig" "$TS"
+kill -HUP "$DPID"
+for _ in $(seq 1 50); do [ "$(post "$TOKEN")" = 201 ] && break; sleep 0.1; done
+[ "$(post "$TOKEN")" = 201 ] || fail "the fixed profile did not take effect after SIGHUP: $(cat "$W/r.json")"
 
 # --- SIGTERM during concurrent enrollments: 32 connections each send a whole request, then
 # SIGTERM; every one must get a complete 201 with a certificate (none reset, none cut short).
