@@ -38,6 +38,19 @@ REQ_TIMEOUT = 15.0  # seconds a request may take before the client gives up on i
 PENDING_RE = re.compile(r"CA issuing-1: (\d+) PENDING record")
 
 
+# A stop signal (SIGTERM from the test's cleanup, ^C) ends the run through SystemExit, so every
+# `finally` kills signetd; between starting signetd and recording its pid it is only noted, so no
+# signetd can be started without the driver knowing its pid.
+_signals = {"defer": False, "got": None}
+
+
+def on_signal(sig, _frame):
+    if _signals["defer"]:
+        _signals["got"] = sig
+    else:
+        sys.exit(128 + sig)
+
+
 def log(msg):
     print(f"crash: {msg}", flush=True)
 
@@ -179,13 +192,19 @@ class Daemon:
             self.logs.append(path)
             port = free_port()
             env = dict(os.environ, **(env_extra or {}))
-            with open(path, "wb") as lf:
-                self.proc = subprocess.Popen(
-                    [os.path.join(self.build, "signetd"), "-c", conf, "--listen",
-                     f"127.0.0.1:{port}", "--foreground"],
-                    stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT, env=env)
-            with open(self.pidfile, "w") as pf:
-                pf.write(f"{self.proc.pid}\n")
+            _signals["defer"] = True
+            try:
+                with open(path, "wb") as lf:
+                    self.proc = subprocess.Popen(
+                        [os.path.join(self.build, "signetd"), "-c", conf, "--listen",
+                         f"127.0.0.1:{port}", "--foreground"],
+                        stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT, env=env)
+                with open(self.pidfile, "w") as pf:
+                    pf.write(f"{self.proc.pid}\n")
+            finally:
+                _signals["defer"] = False
+            if _signals["got"] is not None:
+                sys.exit(128 + _signals["got"])
             if self.wait_healthy(port):
                 self.port = port
                 return path
@@ -302,8 +321,9 @@ class Run:
         """A start-up: note the PENDING records first, then check signetd reports that many."""
         pending = {int(r["serial"], 16) for r in self.store_list("pending")}
         if not self.orphans <= pending:
-            self.fail(f"PENDING records vanished while signetd was down: "
-                      f"{sorted(f'{s:x}' for s in self.orphans - pending)}")
+            gone = sorted(f"{s:x}" for s in self.orphans - pending)
+            self.fail(f"{len(gone)} PENDING record(s) left by earlier kills are no longer "
+                      f"PENDING: {', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}")
         self.orphans |= pending
         path = self.d.start(conf, env)
         with open(path, errors="replace") as f:
@@ -458,7 +478,9 @@ class Run:
         for s in sorted(self.orphans)[:5]:
             j = self.signet_json("cert", "show", "--ca", CA, "--serial", f"{s:032x}")
             if j.get("status") != "pending" or j.get("certificate"):
-                self.fail(f"cert show {s:x}: {j.get('status')} with a certificate: {j}")
+                self.fail(f"cert show {s:x}: {j.get('status')}, "
+                          f"{'a' if j.get('certificate') else 'no'} certificate; wanted pending "
+                          f"and none")
 
     def check_verify(self, received):
         """openssl verify -x509_strict on every received certificate (in batches)."""
@@ -536,7 +558,7 @@ def main():
     p.add_argument("--seed", type=int, default=int.from_bytes(os.urandom(4), "big"))
     a = p.parse_args()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: sys.exit(128 + s))
+        signal.signal(sig, on_signal)
     log(f"seed {a.seed} (CRASH_SEED={a.seed} repeats the kill schedule), {a.clients} clients")
     run = Run(a)
     t0 = time.monotonic()

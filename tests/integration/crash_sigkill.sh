@@ -12,11 +12,16 @@ B=$(cd "${SIGNET_BUILD:-build}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 FAULT=$B/tests/faulthsm/libfaulthsm.so
 W=$(mktemp -d /tmp/signet-crash.XXXXXX)
+# on any exit: let the driver stop its signetd (SIGTERM, 5 s), then SIGKILL what is left
 cleanup() {
-  local pid
+  local pid i
+  if [ -n "${RPID:-}" ]; then
+    kill -TERM "$RPID" 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$RPID" 2>/dev/null || true
+  fi
   pid=$(cat "$W/signetd.pid" 2>/dev/null || true)
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  [ -n "${RPID:-}" ] && kill -KILL "$RPID" 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
