@@ -35,6 +35,7 @@ CA = "issuing-1"
 PROFILE = "tls-server"
 HEALTH_WAIT = 60.0  # seconds a start-up may take (ASan, a slow machine)
 REQ_TIMEOUT = 15.0  # seconds a request may take before the client gives up on it
+WEB_EXIT_WAIT = 5.0  # seconds a web process may outlive its ca process
 PENDING_RE = re.compile(r"CA issuing-1: (\d+) PENDING record")
 
 
@@ -177,6 +178,42 @@ def parse_issued(data, idx):
         return f"client {idx}: a 201 body that does not parse ({e}): {data[:200]!r}"
 
 
+def proc_stat(pid):
+    """(state, ppid, start time) of a process from /proc, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return rest[0], int(rest[1]), int(rest[19])
+
+
+def children(pid):
+    """{pid: start time} of the live children of pid (signetd's web processes)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st is not None and st[1] == pid and st[0] != "Z":
+                out[int(d)] = st[2]
+    return out
+
+
+def alive(pid, start):
+    """Whether that very process (pid and start time) still runs (a zombie does not)."""
+    st = proc_stat(pid)
+    return st is not None and st[0] != "Z" and st[2] == start
+
+
+def kill_if(pid, start):
+    """SIGKILL pid if it is still that process."""
+    if alive(pid, start):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class Daemon:
     """signetd under our control; its pid is kept in pidfile for the shell's cleanup."""
 
@@ -230,25 +267,48 @@ class Daemon:
             time.sleep(0.05)
         return False
 
-    def kill(self):
-        """SIGKILL and reap (bounded)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+    def kill(self, whole=True):
+        """SIGKILL the ca process (whole: and its web processes at the same moment), reap it,
+        and wait (bounded) until no web process is left. Returns a finding or None."""
+        finding = None
         if self.proc is not None:
+            web = children(self.proc.pid)
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL)
+            if whole:
+                for pid, start in web.items():
+                    kill_if(pid, start)
             self.proc.wait(timeout=10)
+            finding = self.reap_web(web, "was killed")
         self.proc, self.port = None, None
         if os.path.exists(self.pidfile):
             os.unlink(self.pidfile)
+        return finding
+
+    def reap_web(self, web, how):
+        """Web processes must stop by themselves once the ca process is gone (5 s)."""
+        end = time.monotonic() + WEB_EXIT_WAIT
+        while time.monotonic() < end and any(alive(p, s) for p, s in web.items()):
+            time.sleep(0.02)
+        left = [p for p, s in web.items() if alive(p, s)]
+        for p in left:
+            kill_if(p, web[p])
+        if left:
+            return (f"web process(es) {left} still running {WEB_EXIT_WAIT:.0f} s after the ca "
+                    f"process {how}")
+        return None
 
     def term(self):
-        """SIGTERM; the exit status (or None when it had to be killed after 20 s)."""
+        """SIGTERM; (exit status or None when it had to be killed after 20 s, finding)."""
+        web = children(self.proc.pid)
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             rc = None
+        finding = self.reap_web(web, "exited on SIGTERM")
         self.kill()
-        return rc
+        return rc, finding
 
 
 class Run:
@@ -267,6 +327,7 @@ class Run:
         self.orphans = set()  # serials (int) seen PENDING while signetd was down
         self.startups = []  # (log, pending expected, pending reported)
         self.orphans_at_b = set()  # orphans known when phase B began
+        self.kill_modes = {"ca only": 0, "ca and web": 0}
         with open(os.path.join(self.pki, "clients", "demo.token")) as f:
             self.token = f.read().strip()
 
@@ -346,10 +407,14 @@ class Run:
                         break
                 time.sleep(0.0005)
             time.sleep(self.rnd.uniform(0.0, 0.02))
-        self.d.kill()
+        whole = self.rnd.random() < 0.5
+        finding = self.d.kill(whole=whole)
         with self.sh.lock:
             self.sh.port = None
         self.kills[phase] += 1
+        self.kill_modes["ca and web" if whole else "ca only"] += 1
+        if finding:
+            self.fail(finding)
 
     def chaos(self, phase, conf, env, seconds, min_kills, gap):
         """Kills and restarts for `seconds` (and at least min_kills kills, within 2x the time)."""
@@ -394,7 +459,9 @@ class Run:
         if len(self.sh.received) - before != 10:
             self.fail(f"after the kills only {len(self.sh.received) - before} of 10 sequential "
                       f"enrollments succeeded: {self.sh.other_samples}")
-        rc = self.d.term()
+        rc, finding = self.d.term()
+        if finding:
+            self.fail(finding)
         if rc != 0:
             self.fail(f"signetd exited {rc} on SIGTERM (log {self.d.logs[-1]})")
 
@@ -577,7 +644,7 @@ def main():
     sh = run.sh
     issued = sum(1 for st in states.values() if st == "issued")
     log(f"{time.monotonic() - t0:.1f} s; kills {run.kills['A']} (real module) + {run.kills['B']} "
-        f"(slow signing); start-ups {len(run.startups)}; requests sent {sh.sent}, answered 201 "
+        f"(slow signing), {run.kill_modes}; start-ups {len(run.startups)}; requests sent {sh.sent}, answered 201 "
         f"{len(sh.received)}, other answers {sh.other or 0}, unanswered (killed in flight) "
         f"{sh.unanswered}, refused connections {sh.not_sent}")
     log(f"store: {len(states)} records, {issued} issued ({unseen} issued but never received), "

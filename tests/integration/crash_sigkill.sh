@@ -21,7 +21,10 @@ cleanup() {
     kill -KILL "$RPID" 2>/dev/null || true
   fi
   pid=$(cat "$W/signetd.pid" 2>/dev/null || true)
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  if [ -n "$pid" ]; then
+    pkill -KILL -P "$pid" 2>/dev/null || true # its web processes, by parent pid
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
