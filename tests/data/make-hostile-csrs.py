@@ -17,6 +17,7 @@ Ed25519/Ed448 signatures and to self-check the control requests.
 import base64
 import hashlib
 import hmac
+import math
 import os
 import sys
 import tempfile
@@ -381,7 +382,7 @@ class DSAKey:
         self.q = prime(label + "q", 160)
         rnd = Stream("dsa-p:" + label)
         while True:  # p = 2kq + 1 of 1024 bits
-            k = (rnd.int_bits(1024 - 161) | (1 << (1024 - 162))) | 1 << (1024 - 161 - 1)
+            k = rnd.int_bits(1024 - 161) | 3 << (1024 - 163)  # 2kq + 1 has 1024 bits
             p = 2 * k * self.q + 1
             if p.bit_length() == 1024 and is_probable_prime(p):
                 break
@@ -462,7 +463,8 @@ def csr(subject=None, k=None, exts=None, attrs=None, h=None, version=0, mangle_s
     cri = SEQ(INT(version), subject, k.spki(), CTX(0, b"".join(sorted(attrs))))
     if tbs_hook:
         cri = tbs_hook(cri)
-    h = h or ("sha512" if getattr(k, "curve", None) is P521 else "sha384" if getattr(k, "curve", None) is P384 else "sha256")
+    curve = getattr(k, "curve", None)
+    h = h or {P384: "sha384", P521: "sha512"}.get(curve, "sha256")
     alg, sig = k.sign(cri, h)
     if mangle_sig:
         sig = mangle_sig(sig)
@@ -479,8 +481,8 @@ def self_signed_cert():
     """A small self-signed X.509 certificate (not a CSR) for the cert-instead-of-CSR entries."""
     k = key()
     alg = SEQ(OID(SIG_OID[("ec", "sha256")]))
-    t = b"\x17\x0d" + b"250101000000Z"
-    tbs = SEQ(CTX(0, INT(2)), INT(0x51), alg, cn(GOOD), SEQ(t, b"\x17\x0d" + b"350101000000Z"), cn(GOOD), k.spki(),
+    validity = SEQ(tlv(0x17, b"250101000000Z"), tlv(0x17, b"350101000000Z"))
+    tbs = SEQ(CTX(0, INT(2)), INT(0x51), alg, cn(GOOD), validity, cn(GOOD), k.spki(),
               CTX(3, SEQ(ext("san", san(GOOD)))))
     _, sig = k.sign(tbs, "sha256")
     return SEQ(tbs, alg, BITS(sig))
@@ -566,7 +568,7 @@ def build():
     add("sig-broken.pem", csr(mangle_sig=lambda s: s[:-3] + bytes([s[-3] ^ 0x40]) + s[-2:]), BAD_CSR,
         "signature with one bit flipped")
     other = key("other")
-    add("sig-wrong-key.pem", csr(tbs_hook=None, k=_WrongKey(key(), other)), BAD_CSR,
+    add("sig-wrong-key.pem", csr(k=_WrongKey(key(), other)), BAD_CSR,
         "a valid signature by another key than the one in the CSR (no proof of possession)")
     add("sig-truncated.pem", csr(mangle_sig=lambda s: s[:-6]), BAD_CSR, "signature cut short")
     rsa = key("rsa2048", make=lambda: rsa_key("good", 2048))
@@ -737,8 +739,6 @@ def fermat_key():
 
 
 def isqrt(n):
-    import math
-
     return math.isqrt(n)
 
 
