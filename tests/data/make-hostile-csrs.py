@@ -792,7 +792,7 @@ def selfcheck():
 
 def doc():
     build()
-    print("| file | what it attacks | profile: expected |")
+    print("| file | what it attacks | expected answer (profile: HTTP status, problem code) |")
     print("|---|---|---|")
     for fname, _, expect, what in ENTRIES:
         exp = "; ".join("%s: %d %s" % (p, s, "issued, nothing copied" if c == "-" and "control" not in fname else
