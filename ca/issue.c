@@ -16,55 +16,6 @@
 #define SERIAL_LEN   16 /* octets: 127 random bits, well over RFC 5280's 20-octet bound */
 #define SERIAL_TRIES 4  /* fresh serials to try if one already exists (never expected) */
 
-/*
- * Parses a CSR (PEM or DER, whole input consumed) and verifies its self-signature: the proof
- * that the requester holds the private key. Returns SIGNET_OK or SIGNET_E_BADCSR.
- */
-static enum signet_err parse_csr(const unsigned char *buf, size_t len, X509_REQ **out, char *detail)
-{
-    X509_REQ *req = NULL;
-    EVP_PKEY *pub;
-
-    *out = NULL;
-    if (len == 0 || len > CA_CSR_MAX) {
-        sg_detail(detail, "CSR: %zu bytes; a CSR is 1 to %u bytes", len, CA_CSR_MAX);
-        return SIGNET_E_BADCSR;
-    }
-    if (len > 11 && memcmp(buf, "-----BEGIN ", 11) == 0) {
-        BIO *b = BIO_new_mem_buf(buf, (int)len);
-        req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-    } else {
-        const unsigned char *p = buf;
-        req = d2i_X509_REQ(NULL, &p, (long)len);
-        if (req != NULL && p != buf + len) {
-            X509_REQ_free(req);
-            req = NULL;
-        }
-    }
-    ERR_clear_error();
-    if (req == NULL) {
-        sg_detail(detail, "CSR: not a PKCS#10 certificate request (PEM or DER); make one with "
-                          "`openssl req -new`");
-        return SIGNET_E_BADCSR;
-    }
-    if ((pub = X509_REQ_get0_pubkey(req)) == NULL) {
-        sg_detail(detail, "CSR: its public key does not parse");
-        X509_REQ_free(req);
-        ERR_clear_error();
-        return SIGNET_E_BADCSR;
-    }
-    if (X509_REQ_verify(req, pub) != 1) {
-        sg_detail(detail, "CSR: its signature does not verify with its own public key (no proof "
-                          "of possession, RFC 2986); make the CSR again");
-        X509_REQ_free(req);
-        ERR_clear_error();
-        return SIGNET_E_BADCSR;
-    }
-    *out = req;
-    return SIGNET_OK;
-}
-
 int ca_new_serial(unsigned char serial[SERIAL_LEN])
 {
     do {
@@ -514,7 +465,7 @@ enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
     /* the profile set may not be swapped by a reload while this request uses one of its profiles */
     pthread_rwlock_rdlock(&ctx->policy_lock);
     if ((rc = lookup(ctx, req, &ca, &prof, detail)) != SIGNET_OK ||
-        (rc = parse_csr(req->csr, req->csr_len, &csr, detail)) != SIGNET_OK ||
+        (rc = policy_csr_parse(req->csr, req->csr_len, &csr, detail)) != SIGNET_OK ||
         (rc = policy_evaluate_ex(prof, csr, &opts, &dec, detail)) != SIGNET_OK)
         goto out;
     if (!policy_decision_allowed(dec)) {

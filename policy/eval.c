@@ -13,8 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define CSR_MAX (64u * 1024u) /* bytes, as ca's CA_CSR_MAX */
-
 void pol_printable(const unsigned char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -63,46 +61,6 @@ void pol_verdict(struct policy_decision *d, enum signet_err err, const char *rul
         d->n++;
     else
         free(r->rule), free(r->value), free(r->why), free(r->text);
-}
-
-enum signet_err policy_csr_parse(const unsigned char *buf, size_t len, X509_REQ **out, char *detail)
-{
-    X509_REQ *req = NULL;
-    EVP_PKEY *pub;
-
-    *out = NULL;
-    if (len == 0 || len > CSR_MAX) {
-        sg_detail(detail, "CSR: %zu bytes; a CSR is 1 to %u bytes", len, CSR_MAX);
-        return SIGNET_E_BADCSR;
-    }
-    if (len > 11 && memcmp(buf, "-----BEGIN ", 11) == 0) {
-        BIO *b = BIO_new_mem_buf(buf, (int)len);
-        req = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-    } else {
-        const unsigned char *p = buf;
-        req = d2i_X509_REQ(NULL, &p, (long)len);
-        if (req != NULL && p != buf + len) {
-            X509_REQ_free(req);
-            req = NULL;
-        }
-    }
-    ERR_clear_error();
-    if (req == NULL) {
-        sg_detail(detail, "CSR: not a PKCS#10 certificate request (PEM or DER); make one with "
-                          "`openssl req -new`");
-        return SIGNET_E_BADCSR;
-    }
-    if ((pub = X509_REQ_get0_pubkey(req)) == NULL || X509_REQ_verify(req, pub) != 1) {
-        sg_detail(detail, "CSR: %s (no proof of possession, RFC 2986); make the CSR again",
-                  pub ? "its signature does not verify with its own public key"
-                      : "its public key does not parse");
-        X509_REQ_free(req);
-        ERR_clear_error();
-        return SIGNET_E_BADCSR;
-    }
-    *out = req;
-    return SIGNET_OK;
 }
 
 /* The CSR's own signature: MD2, MD4, MD5 and SHA-1 are refused (collisions, RFC 6151, 9155). */

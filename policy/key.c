@@ -178,8 +178,19 @@ static enum signet_err key_quality(EVP_PKEY *pub, const char *desc, char *detail
     if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA)
         return rsa_quality(pub, desc, detail);
     if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
-        if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL)) == NULL ||
-            EVP_PKEY_public_check(pc) != 1) {
+        char enc[32] = "";
+        /* RFC 5480 2.1.1: only namedCurve; explicit parameters are refused by verifiers
+         * (OpenSSL's -x509_strict among them) and hide which curve the key is really on */
+        if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc),
+                                            NULL) ||
+            strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+            sg_detail(detail,
+                      "key: %s has explicit curve parameters; RFC 5480 2.1.1 allows only a named "
+                      "curve: make the key with a named curve (openssl's default)",
+                      desc);
+            rc = SIGNET_E_BADKEY;
+        } else if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL)) == NULL ||
+                   EVP_PKEY_public_check(pc) != 1) {
             sg_detail(detail, "key: %s public point is not valid on its curve", desc);
             rc = SIGNET_E_BADKEY;
         }

@@ -676,7 +676,7 @@ def build():
     add("asn1-deep-outer.pem", nested(10000, csr()), BAD_CSR, "a good CSR wrapped in 10,000 SEQUENCEs")
     add("asn1-deep-san.pem", csr(exts=[ext("san", nested(10000))]), BAD_CSR,
         "subjectAltName whose value is 10,000 nested SEQUENCEs")
-    add("asn1-deep-cn.pem", csr(subject=name(("CN", nested(10000, UTF8(GOOD))))), POLICY,
+    add("asn1-deep-cn.pem", csr(subject=name(("CN", nested(10000, UTF8(GOOD))))), BAD_CSR,
         "a CN value of 10,000 nested SEQUENCEs (a well-formed ANY)")
     add("asn1-deep-indefinite.pem",
         csr(attrs=[ext_req(ext("san", san(GOOD))), SEQ(OID("1.2.840.113549.1.9.7"), SET(b"\x30\x80" * 4000 + b"\x00\x00" * 4000))]),

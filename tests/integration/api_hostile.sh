@@ -186,7 +186,8 @@ attacks = [
     ("no csr member", json.dumps({"profile": "tls-server"}), 400, "badCSR"),
     ("an unknown member", json.dumps({"csr": good, "profile": "tls-server", "extensions": ["CA:TRUE"]}), 400, "badCSR"),
     ("the csr member twice", '{"csr": %s, "csr": %s, "profile": "tls-server"}' % (json.dumps(good), json.dumps(good)), 400, "badCSR"),
-    ("an unknown profile", json.dumps({"csr": good, "profile": "no-such-profile"}), 404, "notFound"),
+    # 403, not 404: a client is not told which profiles exist beyond the ones it may use
+    ("an unknown profile", json.dumps({"csr": good, "profile": "no-such-profile"}), 403, "forbidden"),
     ("no profile member", json.dumps({"csr": good}), 400, "policyViolation"),
     ("a profile that is a path", json.dumps({"csr": good, "profile": "../../etc/passwd"}), 400, "policyViolation"),
     ("a profile that is a number", json.dumps({"csr": good, "profile": 1}), 400, "policyViolation"),
