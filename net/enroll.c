@@ -195,13 +195,16 @@ void net_h_enroll(struct net_worker *w, struct evhttp_request *req)
     }
     memcpy(r->requester, who, sizeof(r->requester));
     t0 = sg_mono_ms();
-    net_issue_exec(w->srv->ca, r, resp);
+    net_issue_call(w->srv, r, resp);
     net_metrics_issue(&w->srv->metrics, r->profile, answer_for(resp->err).outcome,
                       (sg_mono_ms() - t0) * 1000);
     if (resp->err == SIGNET_OK) {
         sg_log(SG_LOG_INFO, "issued serial %s of CA %s, profile %s, to %s", resp->serial, resp->ca,
                r->profile, who);
         issued(w, req, resp);
+    } else if (resp->forbidden) {
+        sg_log(SG_LOG_INFO, "refused %s (profile %s): %s", who, r->profile, resp->detail);
+        net_problem(w, req, 403, "forbidden", "Forbidden", resp->detail);
     } else {
         struct answer an = answer_for(resp->err);
         sg_log(an.status >= 500 ? SG_LOG_ERR : SG_LOG_INFO, "refused %s (profile %s): %s: %s", who,

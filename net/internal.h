@@ -68,6 +68,26 @@ void net_metrics_issue(struct net_metrics *m, const char *profile, enum net_outc
 /* Renders the Prometheus text exposition into buf. */
 void net_metrics_render(struct net_metrics *m, struct ca_ctx *ca, struct evbuffer *buf);
 
+/* Renders the ca side's figures: HSM tokens (breaker state, counters) and store commits. */
+void net_metrics_render_ca(struct ca_ctx *ca, struct evbuffer *buf);
+/* Renders the web side's own figures (issuance, HTTP, connections). */
+void net_metrics_render_web(struct net_metrics *m, struct evbuffer *buf);
+
+/* ---- frames over the socketpair (ipc.c) ---- */
+
+/* Sends one frame (header and payload) under wlock, whole or not at all. 1 = sent. */
+int net_frame_send(int fd, pthread_mutex_t *wlock, enum net_msg type, uint32_t id,
+                   const void *payload, size_t len);
+/*
+ * Reads one frame into buf (NET_FRAME_PAYLOAD bytes). 1 = a frame; 0 = end of stream, a read
+ * error or a malformed header (the stream cannot be trusted after that).
+ */
+int net_frame_recv(int fd, enum net_msg *type, uint32_t *id, unsigned char *buf, size_t *len);
+
+/* A client set from the ca process's CLIENT messages (profiles already filtered by rules). */
+enum signet_err net_clients_from_msgs(const struct net_client_msg *m, size_t n,
+                                      struct net_clients **out);
+
 /* ---- server ---- */
 
 struct net_worker {
@@ -97,7 +117,16 @@ struct net_server {
     pthread_rwlock_t lock; /* guards clients */
     struct net_clients *clients;
     struct net_metrics metrics;
+    struct net_ipc *ipc; /* NULL: issuance, health and ca metrics run in this process */
 };
+
+/* Through the ca process when srv->ipc is set, else net_issue_exec on srv->ca. */
+void net_issue_call(struct net_server *srv, const struct net_issue_req *req,
+                    struct net_issue_resp *resp);
+/* The ca process's health (err and detail). */
+enum signet_err net_ipc_health(struct net_ipc *ipc, char *detail);
+/* Appends the ca process's metrics text; 0 when it does not answer. */
+int net_ipc_metrics(struct net_ipc *ipc, struct evbuffer *buf);
 
 /* The request router, installed as each worker's generic callback (routes.c). */
 void net_route(struct evhttp_request *req, void *arg);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The issuance boundary between the web side and the ca side: plain request/response structures,
- * their byte encoding for the process split, and the ca-side executor.
+ * The ca side of the issuance boundary: net_issue_exec runs one plain request (the byte encodings
+ * of the process split are in frame.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,78 +77,4 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
 out:
     ca_issued_free(got);
     return resp->err;
-}
-
-/* Appends n bytes at *off when they fit. 1 = ok. */
-static int put(unsigned char *out, size_t cap, size_t *off, const void *p, size_t n)
-{
-    if (*off + n > cap)
-        return 0;
-    memcpy(out + *off, p, n);
-    *off += n;
-    return 1;
-}
-
-/* A string as a 2-byte little-endian length and its bytes (no NUL). */
-static int put_str(unsigned char *out, size_t cap, size_t *off, const char *s, size_t max)
-{
-    size_t n = strnlen(s, max);
-    unsigned char l[2] = {(unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
-
-    return n < max && put(out, cap, off, l, 2) && put(out, cap, off, s, n);
-}
-
-size_t net_issue_req_encode(const struct net_issue_req *req, unsigned char *out, size_t cap)
-{
-    size_t off = 0;
-    unsigned char l[4];
-    uint32_t n = req->csr_len;
-
-    if (n > CA_CSR_MAX)
-        return 0;
-    l[0] = (unsigned char)n, l[1] = (unsigned char)(n >> 8), l[2] = (unsigned char)(n >> 16);
-    l[3] = (unsigned char)(n >> 24);
-    if (!put_str(out, cap, &off, req->ca, sizeof(req->ca)) ||
-        !put_str(out, cap, &off, req->profile, sizeof(req->profile)) ||
-        !put_str(out, cap, &off, req->requester, sizeof(req->requester)) ||
-        !put(out, cap, &off, l, 4) || !put(out, cap, &off, req->csr, n))
-        return 0;
-    return off;
-}
-
-/* Reads a string written by put_str into dst (cap bytes, NUL-terminated). 1 = ok. */
-static int get_str(const unsigned char *in, size_t len, size_t *off, char *dst, size_t cap)
-{
-    size_t n;
-
-    if (*off + 2 > len)
-        return 0;
-    n = (size_t)in[*off] | ((size_t)in[*off + 1] << 8);
-    *off += 2;
-    if (n >= cap || *off + n > len || memchr(in + *off, '\0', n) != NULL)
-        return 0;
-    memcpy(dst, in + *off, n);
-    dst[n] = '\0';
-    *off += n;
-    return 1;
-}
-
-int net_issue_req_decode(const unsigned char *in, size_t len, struct net_issue_req *out)
-{
-    size_t off = 0;
-    uint32_t n;
-
-    memset(out, 0, offsetof(struct net_issue_req, csr));
-    if (!get_str(in, len, &off, out->ca, sizeof(out->ca)) ||
-        !get_str(in, len, &off, out->profile, sizeof(out->profile)) ||
-        !get_str(in, len, &off, out->requester, sizeof(out->requester)) || off + 4 > len)
-        return 0;
-    n = (uint32_t)in[off] | ((uint32_t)in[off + 1] << 8) | ((uint32_t)in[off + 2] << 16) |
-        ((uint32_t)in[off + 3] << 24);
-    off += 4;
-    if (n > CA_CSR_MAX || off + n != len)
-        return 0;
-    memcpy(out->csr, in + off, n);
-    out->csr_len = n;
-    return 1;
 }

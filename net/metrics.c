@@ -129,10 +129,8 @@ static void render_tokens(struct ca_ctx *ca, struct evbuffer *buf)
     sg_strv_free(names);
 }
 
-void net_metrics_render(struct net_metrics *m, struct ca_ctx *ca, struct evbuffer *buf)
+void net_metrics_render_web(struct net_metrics *m, struct evbuffer *buf)
 {
-    struct store_stats ss;
-
     render_issuance(m, buf);
     evbuffer_add_printf(buf, "# TYPE signet_http_responses_total counter\n");
     for (int c = 1; c <= 5; c++)
@@ -144,6 +142,12 @@ void net_metrics_render(struct net_metrics *m, struct ca_ctx *ca, struct evbuffe
                         "signet_http_connections_total %llu\n",
                         (long long)atomic_load(&m->conns),
                         (unsigned long long)atomic_load(&m->conns_total));
+}
+
+void net_metrics_render_ca(struct ca_ctx *ca, struct evbuffer *buf)
+{
+    struct store_stats ss;
+
     render_tokens(ca, buf);
     store_stats(ca_ctx_store(ca), &ss);
     evbuffer_add_printf(buf,
@@ -162,4 +166,10 @@ void net_metrics_render(struct net_metrics *m, struct ca_ctx *ca, struct evbuffe
                         (unsigned long long)ss.commits, (unsigned long long)ss.writes,
                         (unsigned long long)ss.batch_max, (unsigned long long)ss.map_used,
                         (unsigned long long)ss.map_size);
+}
+
+void net_metrics_render(struct net_metrics *m, struct ca_ctx *ca, struct evbuffer *buf)
+{
+    net_metrics_render_web(m, buf);
+    net_metrics_render_ca(ca, buf);
 }

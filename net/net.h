@@ -91,6 +91,7 @@ struct net_issue_resp {
     char ca[CA_NAME_MAX];                  /* the CA that issued */
     char serial[2 * STORE_SERIAL_MAX + 1]; /* lowercase hex */
     int64_t not_after;
+    int forbidden; /* the ca process refused the client this profile: 403, not 400 */
     uint32_t der_len;
     unsigned char der[NET_CERT_MAX];
 };
@@ -110,6 +111,62 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
  */
 size_t net_issue_req_encode(const struct net_issue_req *req, unsigned char *out, size_t cap);
 int net_issue_req_decode(const unsigned char *in, size_t len, struct net_issue_req *out);
+
+/* ---- the process split: framed messages over the socketpair (docs/architecture.md) ---- */
+
+#define NET_FRAME_MAX        (128u * 1024u) /* bytes after the length field: type, id, payload */
+#define NET_FRAME_HDR        9              /* u32 BE length, u8 type, u32 BE request id */
+#define NET_FRAME_PAYLOAD    (NET_FRAME_MAX - 5u)
+#define NET_TEXT_MAX         (64u * 1024u) /* a health detail or the ca process's metrics text */
+#define NET_PROFILE_LIST_MAX 4096          /* a client's profiles, comma-separated */
+
+enum net_msg {
+    NET_MSG_HELLO = 1,    /* ca -> web: the ca context is open; clients follow */
+    NET_MSG_CLIENT,       /* ca -> web: one client (net_client_msg) */
+    NET_MSG_CLIENTS_END,  /* ca -> web: the clients sent since the last END are now in force */
+    NET_MSG_READY,        /* web -> ca: listening (the ca process tells the service manager) */
+    NET_MSG_ISSUE,        /* web -> ca: net_issue_req */
+    NET_MSG_ISSUE_RESP,   /* ca -> web: net_issue_resp */
+    NET_MSG_HEALTH,       /* web -> ca: empty */
+    NET_MSG_HEALTH_RESP,  /* ca -> web: text (err, detail) */
+    NET_MSG_METRICS,      /* web -> ca: empty */
+    NET_MSG_METRICS_RESP, /* ca -> web: text (Prometheus lines of the ca process) */
+    NET_MSG_MAX
+};
+
+/*
+ * A frame's header for a payload of payload_len bytes (at most NET_FRAME_PAYLOAD): the length of
+ * what follows the length field (u32 big-endian), the type (u8) and the request id (u32 BE).
+ */
+void net_frame_header(unsigned char out[NET_FRAME_HDR], enum net_msg type, uint32_t id,
+                      size_t payload_len);
+/*
+ * Parses a frame header. 1 = ok; 0 = a length below 5 or above NET_FRAME_MAX, or an unknown type.
+ */
+int net_frame_parse_header(const unsigned char in[NET_FRAME_HDR], enum net_msg *type, uint32_t *id,
+                           size_t *payload_len);
+
+/* The issuance answer's encoding (same conventions as net_issue_req_encode / _decode). */
+size_t net_issue_resp_encode(const struct net_issue_resp *resp, unsigned char *out, size_t cap);
+int net_issue_resp_decode(const unsigned char *in, size_t len, struct net_issue_resp *out);
+
+/*
+ * A text answer (health, metrics): an error code and up to NET_TEXT_MAX bytes of text without
+ * NUL. decode writes a NUL-terminated copy into text (cap bytes, at least NET_TEXT_MAX + 1 for
+ * every valid message).
+ */
+size_t net_text_encode(enum signet_err err, const char *text, unsigned char *out, size_t cap);
+int net_text_decode(const unsigned char *in, size_t len, enum signet_err *err, char *text,
+                    size_t cap);
+
+/* A client as the ca process hands it to the web process: only the profiles it may use now. */
+struct net_client_msg {
+    char name[CA_NAME_MAX];
+    unsigned char hash[32];              /* SHA-256 of its bearer token */
+    char profiles[NET_PROFILE_LIST_MAX]; /* comma-separated, each allowed by its rule too */
+};
+size_t net_client_msg_encode(const struct net_client_msg *m, unsigned char *out, size_t cap);
+int net_client_msg_decode(const unsigned char *in, size_t len, struct net_client_msg *out);
 
 /* ---- the server ---- */
 
@@ -151,6 +208,54 @@ void net_server_stop(struct net_server *srv);
 enum signet_err net_server_reload(struct net_server *srv, char *detail);
 /* Frees a stopped (or never started) server. NULL-safe. */
 void net_server_free(struct net_server *srv);
+
+/* ---- the process split: the web process's end (ipc.c) ---- */
+
+struct net_ipc;
+
+/*
+ * Takes fd (one end of the socketpair; owned from here on) and waits for the ca process's
+ * HELLO and first client set. Errors: SIGNET_E_IO (the ca process closed the pair: it could not
+ * start), SIGNET_E_INVALID (a malformed message).
+ */
+enum signet_err net_ipc_open(int fd, struct net_ipc **out, char *detail);
+/*
+ * Hands the server to ipc: issuance, /healthz and the ca part of /metrics go to the ca process,
+ * the clients are the ones it sends (also on its reloads), and a reader thread starts. on_eof
+ * runs (on that thread) when the ca process goes away.
+ */
+enum signet_err net_server_attach_ipc(struct net_server *srv, struct net_ipc *ipc,
+                                      void (*on_eof)(void *), void *arg, char *detail);
+/* Tells the ca process that the server listens. 1 = sent. */
+int net_ipc_ready(struct net_ipc *ipc);
+/* Closes the pair, fails calls in flight, joins the reader. NULL-safe. */
+void net_ipc_free(struct net_ipc *ipc);
+
+/* ---- the process split: the ca process's end (ipc_ca.c) ---- */
+
+struct net_ca;
+struct net_ca_conn;
+
+/* The ca side's state that outlives web processes: ctx (borrowed) and the clients. */
+enum signet_err net_ca_new(struct ca_ctx *ctx, const char *conf_path, struct net_ca **out,
+                           char *detail);
+/* Re-reads the clients of signet.conf; on error the clients in force stay (detail says why). */
+enum signet_err net_ca_reload_clients(struct net_ca *ca, char *detail);
+void net_ca_free(struct net_ca *ca);
+/*
+ * Serves one web process on fd (owned from here on): sends HELLO and the clients, then answers
+ * its requests on nthreads threads, each request checked again (the client may use the profile)
+ * before ca_issue. on_ready runs on the reader thread when the web process says READY.
+ */
+enum signet_err net_ca_conn_start(struct net_ca *ca, int fd, unsigned nthreads,
+                                  void (*on_ready)(void *), void *arg, struct net_ca_conn **out,
+                                  char *detail);
+/* Sends the clients in force (after a reload). 1 = sent. */
+int net_ca_conn_push_clients(struct net_ca_conn *c);
+/* 1 while the web process's end is open. */
+int net_ca_conn_alive(struct net_ca_conn *c);
+/* Closes the pair, finishes the requests already read, joins the threads, frees. NULL-safe. */
+void net_ca_conn_stop(struct net_ca_conn *c);
 
 /*
  * sd_notify(3) without libsystemd: sends state ("READY=1", "STOPPING=1") as one datagram to

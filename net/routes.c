@@ -88,7 +88,8 @@ static void h_healthz(struct net_worker *w, struct evhttp_request *req)
 
     if (!net_method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD))
         return net_method_not_allowed(w, req, "GET, HEAD");
-    if ((rc = ca_health(w->srv->ca, detail)) != SIGNET_OK) {
+    rc = w->srv->ipc != NULL ? net_ipc_health(w->srv->ipc, detail) : ca_health(w->srv->ca, detail);
+    if (rc != SIGNET_OK) {
         sg_log(SG_LOG_WARN, "health: %s", detail);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
         return net_problem(w, req, 503, "hsmUnavailable", "Service Unavailable", detail);
@@ -111,7 +112,12 @@ static void h_metrics(struct net_worker *w, struct evhttp_request *req)
         return net_method_not_allowed(w, req, "GET, HEAD");
     if ((body = evbuffer_new()) == NULL)
         return net_send(w, req, 500, "Internal Server Error", NULL);
-    net_metrics_render(&w->srv->metrics, w->srv->ca, body);
+    if (w->srv->ipc != NULL) {
+        net_metrics_render_web(&w->srv->metrics, body);
+        net_ipc_metrics(w->srv->ipc, body);
+    } else {
+        net_metrics_render(&w->srv->metrics, w->srv->ca, body);
+    }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");

@@ -312,7 +312,7 @@ enum signet_err net_server_start(struct net_server *srv, char *detail)
 
 void net_server_stop(struct net_server *srv)
 {
-    if (srv == NULL)
+    if (srv == NULL || srv->w == NULL)
         return;
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (srv->w[i].started)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * unit_net: the bounded JSON reader (valid documents, hostile ones, limits), JSON quoting, the
- * issuance request encoding of the process boundary, and sd_notify's datagram.
+ * encodings of the process split (frame headers, issuance request and answer, text answers,
+ * clients: every truncation, every oversize, trailing bytes), and sd_notify's datagram.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +225,166 @@ static void test_issue_codec(void **state)
     free(buf);
 }
 
+static void test_frame_header(void **state)
+{
+    unsigned char h[NET_FRAME_HDR];
+    enum net_msg type;
+    uint32_t id;
+    size_t len;
+    (void)state;
+
+    net_frame_header(h, NET_MSG_ISSUE, 0x01020304u, 100);
+    assert_memory_equal(h, "\x00\x00\x00\x69\x05\x01\x02\x03\x04", NET_FRAME_HDR);
+    assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 1);
+    assert_int_equal(type, NET_MSG_ISSUE);
+    assert_int_equal(id, 0x01020304u);
+    assert_int_equal(len, 100);
+    /* the largest payload, and one byte more */
+    net_frame_header(h, NET_MSG_HELLO, 0, NET_FRAME_PAYLOAD);
+    assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 1);
+    assert_int_equal(len, NET_FRAME_PAYLOAD);
+    net_frame_header(h, NET_MSG_HELLO, 0, NET_FRAME_PAYLOAD + 1);
+    assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 0);
+    /* lengths too small for type and id, huge ones, unknown types */
+    for (uint32_t n = 0; n < 5; n++) {
+        h[0] = h[1] = h[2] = 0, h[3] = (unsigned char)n;
+        assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 0);
+    }
+    memcpy(h, "\xff\xff\xff\xff\x01\0\0\0\0", NET_FRAME_HDR);
+    assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 0);
+    net_frame_header(h, NET_MSG_HELLO, 0, 0);
+    h[4] = 0;
+    assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 0);
+    h[4] = NET_MSG_MAX;
+    assert_int_equal(net_frame_parse_header(h, &type, &id, &len), 0);
+}
+
+static void test_issue_resp_codec(void **state)
+{
+    struct net_issue_resp *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    unsigned char *buf = malloc(NET_FRAME_PAYLOAD);
+    size_t n;
+    (void)state;
+
+    a->err = SIGNET_OK;
+    strcpy(a->ca, "issuing-1");
+    strcpy(a->serial, "0a1b2c");
+    strcpy(a->detail, "fine");
+    a->not_after = 4102444800LL;
+    a->der_len = 3;
+    memcpy(a->der, "\x30\x01\x00", 3);
+    n = net_issue_resp_encode(a, buf, NET_FRAME_PAYLOAD);
+    assert_true(n > 0);
+    assert_int_equal(net_issue_resp_decode(buf, n, b), 1);
+    assert_int_equal(b->err, SIGNET_OK);
+    assert_int_equal(b->forbidden, 0);
+    assert_string_equal(b->ca, "issuing-1");
+    assert_string_equal(b->serial, "0a1b2c");
+    assert_string_equal(b->detail, "fine");
+    assert_true(b->not_after == 4102444800LL);
+    assert_int_equal(b->der_len, 3);
+    assert_memory_equal(b->der, "\x30\x01\x00", 3);
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(net_issue_resp_decode(buf, k, b), 0);
+    buf[n] = 0;
+    assert_int_equal(net_issue_resp_decode(buf, n + 1, b), 0);
+    /* an error code out of range, a forbidden flag other than 0/1 */
+    buf[0] = SIGNET_E_MAX;
+    assert_int_equal(net_issue_resp_decode(buf, n, b), 0);
+    buf[0] = 0, buf[4] = 2;
+    assert_int_equal(net_issue_resp_decode(buf, n, b), 0);
+    buf[4] = 0;
+    /* a certificate length beyond NET_CERT_MAX */
+    a->der_len = NET_CERT_MAX + 1;
+    assert_int_equal(net_issue_resp_encode(a, buf, NET_FRAME_PAYLOAD), 0);
+    a->der_len = 3;
+    n = net_issue_resp_encode(a, buf, NET_FRAME_PAYLOAD);
+    buf[n - 5] = 0xff, buf[n - 6] = 0xff; /* der_len's high bytes */
+    assert_int_equal(net_issue_resp_decode(buf, n, b), 0);
+    /* forbidden survives, and an output buffer too small is refused */
+    a->err = SIGNET_E_POLICY, a->forbidden = 1;
+    n = net_issue_resp_encode(a, buf, NET_FRAME_PAYLOAD);
+    assert_int_equal(net_issue_resp_decode(buf, n, b), 1);
+    assert_int_equal(b->err, SIGNET_E_POLICY);
+    assert_int_equal(b->forbidden, 1);
+    assert_int_equal(net_issue_resp_encode(a, buf, n - 1), 0);
+    free(a);
+    free(b);
+    free(buf);
+}
+
+static void test_text_codec(void **state)
+{
+    unsigned char *buf = malloc(NET_TEXT_MAX + 64);
+    char *text = malloc(NET_TEXT_MAX + 2), *big = malloc(NET_TEXT_MAX + 2);
+    enum signet_err e;
+    size_t n;
+    (void)state;
+
+    n = net_text_encode(SIGNET_E_HSM_UNAVAILABLE, "token signet-online: down", buf, 64);
+    assert_true(n > 0);
+    assert_int_equal(net_text_decode(buf, n, &e, text, NET_TEXT_MAX + 1), 1);
+    assert_int_equal(e, SIGNET_E_HSM_UNAVAILABLE);
+    assert_string_equal(text, "token signet-online: down");
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(net_text_decode(buf, k, &e, text, NET_TEXT_MAX + 1), 0);
+    assert_int_equal(net_text_decode(buf, n + 1, &e, text, NET_TEXT_MAX + 1), 0);
+    /* a text longer than the caller's buffer, a NUL inside, an unknown error code */
+    assert_int_equal(net_text_decode(buf, n, &e, text, 8), 0);
+    buf[10] = '\0';
+    assert_int_equal(net_text_decode(buf, n, &e, text, NET_TEXT_MAX + 1), 0);
+    n = net_text_encode(SIGNET_OK, "ok", buf, 64);
+    buf[0] = SIGNET_E_MAX;
+    assert_int_equal(net_text_decode(buf, n, &e, text, NET_TEXT_MAX + 1), 0);
+    /* exactly NET_TEXT_MAX bytes pass; one more does not */
+    memset(big, 'x', NET_TEXT_MAX + 1);
+    big[NET_TEXT_MAX] = '\0';
+    n = net_text_encode(SIGNET_OK, big, buf, NET_TEXT_MAX + 64);
+    assert_true(n > 0);
+    assert_int_equal(net_text_decode(buf, n, &e, text, NET_TEXT_MAX + 1), 1);
+    big[NET_TEXT_MAX] = 'x', big[NET_TEXT_MAX + 1] = '\0';
+    assert_int_equal(net_text_encode(SIGNET_OK, big, buf, NET_TEXT_MAX + 64), 0);
+    buf[4] = buf[5] = buf[6] = 0xff; /* a length claimed beyond NET_TEXT_MAX */
+    assert_int_equal(net_text_decode(buf, n, &e, text, NET_TEXT_MAX + 1), 0);
+    free(buf);
+    free(text);
+    free(big);
+}
+
+static void test_client_msg_codec(void **state)
+{
+    struct net_client_msg *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    unsigned char *buf = malloc(sizeof(*a) + 16);
+    size_t n;
+    (void)state;
+
+    strcpy(a->name, "demo");
+    memset(a->hash, 0xab, sizeof(a->hash));
+    strcpy(a->profiles, "tls-server,tls-client");
+    n = net_client_msg_encode(a, buf, sizeof(*a) + 16);
+    assert_true(n > 0);
+    assert_int_equal(net_client_msg_decode(buf, n, b), 1);
+    assert_string_equal(b->name, "demo");
+    assert_memory_equal(b->hash, a->hash, sizeof(a->hash));
+    assert_string_equal(b->profiles, "tls-server,tls-client");
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(net_client_msg_decode(buf, k, b), 0);
+    buf[n] = 'x';
+    assert_int_equal(net_client_msg_decode(buf, n + 1, b), 0);
+    /* a name length beyond its field, and an empty name */
+    buf[1] = 0x01;
+    assert_int_equal(net_client_msg_decode(buf, n, b), 0);
+    buf[1] = 0;
+    buf[0] = 0;
+    assert_int_equal(net_client_msg_decode(buf, n, b), 0);
+    /* unterminated fields are not encoded */
+    memset(a->name, 'n', sizeof(a->name));
+    assert_int_equal(net_client_msg_encode(a, buf, sizeof(*a) + 16), 0);
+    free(a);
+    free(b);
+    free(buf);
+}
+
 static void test_sd_notify(void **state)
 {
     char dir[] = "/tmp/signet-notify.XXXXXX", path[128], got[64];
@@ -258,6 +419,8 @@ int main(void)
         cmocka_unit_test(test_json_valid),     cmocka_unit_test(test_json_hostile),
         cmocka_unit_test(test_json_limits),    cmocka_unit_test(test_json_quote),
         cmocka_unit_test(test_json_roundtrip), cmocka_unit_test(test_issue_codec),
+        cmocka_unit_test(test_frame_header),   cmocka_unit_test(test_issue_resp_codec),
+        cmocka_unit_test(test_text_codec),     cmocka_unit_test(test_client_msg_codec),
         cmocka_unit_test(test_sd_notify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
