@@ -19,37 +19,22 @@
 #define SIGNS 40
 #define EVERY 4
 
-struct state {
-    struct faultfix fx;
-    struct hsm_token *tok;
-};
-
 static int setup(void **st)
 {
-    static struct state s;
-    char detail[SIGNET_DETAIL_MAX] = "";
+    static struct faultfix_token s;
 
-    if (!faultfix_setup(&s.fx))
-        return -1;
-    if (faultfix_open(NULL, 2, &s.tok, detail) != SIGNET_OK) {
-        fprintf(stderr, "setup: %s\n", detail);
-        return -1;
-    }
     *st = &s;
-    return 0;
+    return faultfix_token_with_keys(&s, 2, NULL) ? 0 : -1;
 }
 
 static int teardown(void **st)
 {
-    struct state *s = *st;
-
-    hsm_token_free(s->tok);
-    faultfix_teardown(&s->fx);
+    faultfix_done(*st);
     return 0;
 }
 
 /* Corruption on every EVERY-th C_Sign: whatever hsm_sign returns verifies. */
-static void run_every_nth(struct state *s, enum hsm_key_type type)
+static void run_every_nth(struct faultfix_token *s, enum hsm_key_type type)
 {
     char label[32], detail[SIGNET_DETAIL_MAX] = "";
     unsigned char sig[HSM_SIG_MAX];
@@ -91,7 +76,7 @@ static void run_every_nth(struct state *s, enum hsm_key_type type)
 }
 
 /* Corruption on every C_Sign: hsm_sign fails and hands out nothing. */
-static void run_always(struct state *s, enum hsm_key_type type)
+static void run_always(struct faultfix_token *s, enum hsm_key_type type)
 {
     char label[32], detail[SIGNET_DETAIL_MAX] = "";
     unsigned char sig[HSM_SIG_MAX];

@@ -21,35 +21,17 @@
 #define RECOVERY_MS     1000 /* a signature must succeed this soon after the outage */
 #define CALL_SPACING_MS 20   /* a steady stream of requests, as a daemon would see */
 
-struct state {
-    struct faultfix fx;
-    struct hsm_token *tok;
-    struct hsm_key *key;
-};
-
 static int setup(void **st)
 {
-    static struct state s;
-    char detail[SIGNET_DETAIL_MAX] = "";
+    static struct faultfix_token s;
 
-    if (!faultfix_setup(&s.fx))
-        return -1;
-    if (faultfix_open(NULL, 2, &s.tok, detail) != SIGNET_OK ||
-        hsm_keygen(s.tok, "outage", HSM_KEY_EC_P256, 0, &s.key, detail) != SIGNET_OK) {
-        fprintf(stderr, "setup: %s\n", detail);
-        return -1;
-    }
     *st = &s;
-    return 0;
+    return faultfix_token_with_keys(&s, 2, "outage", NULL) ? 0 : -1;
 }
 
 static int teardown(void **st)
 {
-    struct state *s = *st;
-
-    hsm_key_free(s->key);
-    hsm_token_free(s->tok);
-    faultfix_teardown(&s->fx);
+    faultfix_done(*st);
     return 0;
 }
 
@@ -60,7 +42,7 @@ static int contains_nocase(const char *hay, const char *needle)
 }
 
 /* Signs through an outage of outage_ms answering ckr; asserts fast failure, then recovery. */
-static void run_outage(struct state *s, unsigned outage_ms, const char *ckr)
+static void run_outage(struct faultfix_token *s, unsigned outage_ms, const char *ckr)
 {
     char rules[128], detail[SIGNET_DETAIL_MAX];
     unsigned char sig[HSM_SIG_MAX];
@@ -70,7 +52,7 @@ static void run_outage(struct state *s, unsigned outage_ms, const char *ckr)
     unsigned n = 0, during = 0, saw_open = 0;
     enum signet_err rc;
 
-    assert_int_equal(faultfix_sign(s->key, n, sig, &siglen, detail), SIGNET_OK);
+    assert_int_equal(faultfix_sign(s->key[0], n, sig, &siglen, detail), SIGNET_OK);
     assert_int_equal(hsm_token_breaker(s->tok), HSM_BREAKER_CLOSED);
     hsm_token_stats(s->tok, &before);
     s->fx.reset_counts();
@@ -82,7 +64,7 @@ static void run_outage(struct state *s, unsigned outage_ms, const char *ckr)
         siglen = sizeof(sig);
         detail[0] = '\0';
         t0 = faultfix_now_ms();
-        rc = faultfix_sign(s->key, n, sig, &siglen, detail);
+        rc = faultfix_sign(s->key[0], n, sig, &siglen, detail);
         t1 = faultfix_now_ms();
         end = s->fx.outage_end_ms(); /* known once the module has read the control file */
         assert_true(end > 0);
@@ -111,7 +93,7 @@ static void run_outage(struct state *s, unsigned outage_ms, const char *ckr)
         }
         sg_sleep_ms(CALL_SPACING_MS);
     }
-    assert_true(faultfix_verify(s->key, n, sig, siglen));
+    assert_true(faultfix_verify(s->key[0], n, sig, siglen));
     hsm_token_stats(s->tok, &after);
     printf("# outage %u ms (%s): %u calls failed during it (slowest %lld ms), breaker seen open "
            "%u times; signing again %lld ms after its end; trips %llu, fast fails %llu, "
@@ -132,8 +114,8 @@ static void run_outage(struct state *s, unsigned outage_ms, const char *ckr)
     /* and it keeps working */
     for (unsigned i = 0; i < 20; i++) {
         siglen = sizeof(sig);
-        assert_int_equal(faultfix_sign(s->key, 100 + i, sig, &siglen, detail), SIGNET_OK);
-        assert_true(faultfix_verify(s->key, 100 + i, sig, siglen));
+        assert_int_equal(faultfix_sign(s->key[0], 100 + i, sig, &siglen, detail), SIGNET_OK);
+        assert_true(faultfix_verify(s->key[0], 100 + i, sig, siglen));
     }
 }
 

@@ -19,37 +19,17 @@
 
 #define ROUNDS 6
 
-struct state {
-    struct faultfix fx;
-    struct hsm_token *tok;
-    struct hsm_key *a, *b;
-};
-
 static int setup(void **st)
 {
-    static struct state s;
-    char detail[SIGNET_DETAIL_MAX] = "";
+    static struct faultfix_token s;
 
-    if (!faultfix_setup(&s.fx))
-        return -1;
-    if (faultfix_open(NULL, 2, &s.tok, detail) != SIGNET_OK ||
-        hsm_keygen(s.tok, "loss-a", HSM_KEY_EC_P256, 0, &s.a, detail) != SIGNET_OK ||
-        hsm_keygen(s.tok, "loss-b", HSM_KEY_EC_P256, 0, &s.b, detail) != SIGNET_OK) {
-        fprintf(stderr, "setup: %s\n", detail);
-        return -1;
-    }
     *st = &s;
-    return 0;
+    return faultfix_token_with_keys(&s, 2, "loss-a", "loss-b", NULL) ? 0 : -1;
 }
 
 static int teardown(void **st)
 {
-    struct state *s = *st;
-
-    hsm_key_free(s->a);
-    hsm_key_free(s->b);
-    hsm_token_free(s->tok);
-    faultfix_teardown(&s->fx);
+    faultfix_done(*st);
     return 0;
 }
 
@@ -70,23 +50,24 @@ static void sign_ok(struct hsm_key *key, unsigned n)
 
 static void test_powerloss_recovers(void **st)
 {
-    struct state *s = *st;
+    struct faultfix_token *s = *st;
+    struct hsm_key *a = s->key[0], *b = s->key[1];
     struct hsm_stats before, after;
 
-    sign_ok(s->a, 0);
-    sign_ok(s->b, 0);
+    sign_ok(a, 0);
+    sign_ok(b, 0);
     hsm_token_stats(s->tok, &before);
     s->fx.reset_counts();
     for (unsigned r = 0; r < ROUNDS; r++) {
         /* alternate which key is used first, so the restarted handle numbers get reassigned */
-        struct hsm_key *first = r % 2 == 0 ? s->b : s->a, *second = r % 2 == 0 ? s->a : s->b;
+        struct hsm_key *first = r % 2 == 0 ? b : a, *second = r % 2 == 0 ? a : b;
 
         assert_true(faultfix_control(&s->fx, "powerloss\n"));
         sign_ok(first, 10 + r);
         assert_int_equal(s->fx.powerlosses(), r + 1);
         sign_ok(second, 10 + r);
         for (unsigned i = 0; i < 10; i++)
-            sign_ok(i % 2 ? s->a : s->b, 100 * r + i);
+            sign_ok(i % 2 ? a : b, 100 * r + i);
     }
     hsm_token_stats(s->tok, &after);
     printf("# %d power losses: %lu C_Login, %lu C_OpenSession, %lu C_FindObjectsInit; "
@@ -111,7 +92,7 @@ static void test_powerloss_recovers(void **st)
  */
 static void test_powerloss_with_failed_reconnect(void **st)
 {
-    struct state *s = *st;
+    struct faultfix_token *s = *st;
     char detail[SIGNET_DETAIL_MAX] = "";
     unsigned char sig[HSM_SIG_MAX];
     size_t siglen = sizeof(sig);
@@ -126,7 +107,7 @@ static void test_powerloss_with_failed_reconnect(void **st)
         long long c0 = faultfix_now_ms();
 
         siglen = sizeof(sig);
-        rc = faultfix_sign(s->a, 500, sig, &siglen, detail);
+        rc = faultfix_sign(s->key[0], 500, sig, &siglen, detail);
         t1 = faultfix_now_ms();
         if (rc == SIGNET_OK)
             break;
@@ -141,8 +122,8 @@ static void test_powerloss_with_failed_reconnect(void **st)
     printf("# power loss + one failed C_OpenSession: %u call(s) refused, signing again after "
            "%lld ms\n",
            refused, t1 - t0);
-    assert_true(faultfix_verify(s->a, 500, sig, siglen));
-    sign_ok(s->b, 500);
+    assert_true(faultfix_verify(s->key[0], 500, sig, siglen));
+    sign_ok(s->key[1], 500);
     assert_int_equal(s->fx.powerlosses(), 1);
     assert_int_equal(s->fx.faults("C_OpenSession"), 1);
     assert_int_equal(hsm_token_breaker(s->tok), HSM_BREAKER_CLOSED);

@@ -16,40 +16,22 @@
 
 #include "faultfix.h"
 
-struct state {
-    struct faultfix fx;
-    struct hsm_token *tok;
-    struct hsm_key *key;
-};
-
 static int setup(void **st)
 {
-    static struct state s;
-    char detail[SIGNET_DETAIL_MAX] = "";
+    static struct faultfix_token s;
 
-    if (!faultfix_setup(&s.fx))
-        return -1;
-    if (faultfix_open(NULL, 2, &s.tok, detail) != SIGNET_OK ||
-        hsm_keygen(s.tok, "reinit", HSM_KEY_EC_P256, 0, &s.key, detail) != SIGNET_OK) {
-        fprintf(stderr, "setup: %s\n", detail);
-        return -1;
-    }
     *st = &s;
-    return 0;
+    return faultfix_token_with_keys(&s, 2, "reinit", NULL) ? 0 : -1;
 }
 
 static int teardown(void **st)
 {
-    struct state *s = *st;
-
-    hsm_key_free(s->key);
-    hsm_token_free(s->tok);
-    faultfix_teardown(&s->fx);
+    faultfix_done(*st);
     return 0;
 }
 
 /* With rules in the control file, one signature succeeds, verifies, and needed a re-init. */
-static void sign_through(struct state *s, const char *rules, unsigned n)
+static void sign_through(struct faultfix_token *s, const char *rules, unsigned n)
 {
     char detail[SIGNET_DETAIL_MAX] = "";
     unsigned char sig[HSM_SIG_MAX];
@@ -58,12 +40,12 @@ static void sign_through(struct state *s, const char *rules, unsigned n)
     enum signet_err rc;
 
     siglen = sizeof(sig);
-    assert_int_equal(faultfix_sign(s->key, n, sig, &siglen, detail), SIGNET_OK);
+    assert_int_equal(faultfix_sign(s->key[0], n, sig, &siglen, detail), SIGNET_OK);
     hsm_token_stats(s->tok, &before);
     s->fx.reset_counts();
     assert_true(faultfix_control(&s->fx, rules));
     siglen = sizeof(sig);
-    rc = faultfix_sign(s->key, n + 1, sig, &siglen, detail);
+    rc = faultfix_sign(s->key[0], n + 1, sig, &siglen, detail);
     hsm_token_stats(s->tok, &after);
     printf("# rules \"%.*s\": %s; C_Finalize %lu, C_Initialize %lu, C_Login %lu; reinits %llu\n",
            (int)strcspn(rules, "\n"), rules, signet_err_name(rc), s->fx.calls("C_Finalize"),
@@ -72,7 +54,7 @@ static void sign_through(struct state *s, const char *rules, unsigned n)
     if (rc != SIGNET_OK)
         fail_msg("signing after CKR_CRYPTOKI_NOT_INITIALIZED: %s (%s)", signet_err_name(rc),
                  detail);
-    assert_true(faultfix_verify(s->key, n + 1, sig, siglen));
+    assert_true(faultfix_verify(s->key[0], n + 1, sig, siglen));
     assert_true(after.reinits > before.reinits);
     assert_true(s->fx.calls("C_Initialize") >= 1);
     assert_true(s->fx.calls("C_Login") >= 1); /* a re-initialised module starts logged out */
@@ -80,8 +62,8 @@ static void sign_through(struct state *s, const char *rules, unsigned n)
     assert_true(faultfix_control(&s->fx, ""));
     for (unsigned i = 0; i < 10; i++) {
         siglen = sizeof(sig);
-        assert_int_equal(faultfix_sign(s->key, n + 2 + i, sig, &siglen, detail), SIGNET_OK);
-        assert_true(faultfix_verify(s->key, n + 2 + i, sig, siglen));
+        assert_int_equal(faultfix_sign(s->key[0], n + 2 + i, sig, &siglen, detail), SIGNET_OK);
+        assert_true(faultfix_verify(s->key[0], n + 2 + i, sig, siglen));
     }
     assert_int_equal(hsm_token_breaker(s->tok), HSM_BREAKER_CLOSED);
 }

@@ -24,40 +24,23 @@ static const char *const transient_rules = "seed 7\n"
                                            "fail C_SignInit CKR_DEVICE_ERROR prob 0.025\n"
                                            "fail C_Sign CKR_FUNCTION_FAILED every 40\n";
 
-struct state {
-    struct faultfix fx;
-    struct hsm_token *tok;
-    struct hsm_key *key;
-};
-
 static int setup(void **st)
 {
-    static struct state s;
-    char detail[SIGNET_DETAIL_MAX] = "";
+    static struct faultfix_token s;
 
-    if (!faultfix_setup(&s.fx))
-        return -1;
-    if (faultfix_open(NULL, THREADS, &s.tok, detail) != SIGNET_OK ||
-        hsm_keygen(s.tok, "transient", HSM_KEY_EC_P256, 0, &s.key, detail) != SIGNET_OK) {
-        fprintf(stderr, "setup: %s\n", detail);
-        return -1;
-    }
     *st = &s;
-    return 0;
+    return faultfix_token_with_keys(&s, THREADS, "transient", NULL) ? 0 : -1;
 }
 
 static int teardown(void **st)
 {
-    struct state *s = *st;
-
-    hsm_key_free(s->key);
-    hsm_token_free(s->tok);
-    faultfix_teardown(&s->fx);
+    faultfix_done(*st);
     return 0;
 }
 
 /* Checks that the faults injected since the counters were reset were retried, not returned. */
-static void assert_retried(struct state *s, const struct hsm_stats *before, unsigned long signs)
+static void assert_retried(struct faultfix_token *s, const struct hsm_stats *before,
+                           unsigned long signs)
 {
     struct hsm_stats after;
     unsigned long injected = s->fx.faults("C_SignInit") + s->fx.faults("C_Sign");
@@ -82,7 +65,7 @@ static void assert_retried(struct state *s, const struct hsm_stats *before, unsi
 
 static void test_transient_2000(void **st)
 {
-    struct state *s = *st;
+    struct faultfix_token *s = *st;
     struct hsm_stats before;
     unsigned char sig[HSM_SIG_MAX];
     char detail[SIGNET_DETAIL_MAX];
@@ -95,10 +78,10 @@ static void test_transient_2000(void **st)
         enum signet_err rc;
 
         detail[0] = '\0';
-        rc = faultfix_sign(s->key, i, sig, &siglen, detail);
+        rc = faultfix_sign(s->key[0], i, sig, &siglen, detail);
         if (rc != SIGNET_OK)
             fail_msg("signature %u failed: %s: %s", i, signet_err_name(rc), detail);
-        if (!faultfix_verify(s->key, i, sig, siglen))
+        if (!faultfix_verify(s->key[0], i, sig, siglen))
             fail_msg("signature %u does not verify with OpenSSL", i);
     }
     assert_retried(s, &before, SIGNATURES);
@@ -106,7 +89,7 @@ static void test_transient_2000(void **st)
 }
 
 struct worker {
-    struct state *s;
+    struct faultfix_token *s;
     unsigned first, n, failed;
     char why[SIGNET_DETAIL_MAX + 64];
 };
@@ -123,8 +106,8 @@ static void *worker_run(void *arg)
         enum signet_err rc;
 
         detail[0] = '\0';
-        rc = faultfix_sign(w->s->key, i, sig, &siglen, detail);
-        if (rc != SIGNET_OK || !faultfix_verify(w->s->key, i, sig, siglen)) {
+        rc = faultfix_sign(w->s->key[0], i, sig, &siglen, detail);
+        if (rc != SIGNET_OK || !faultfix_verify(w->s->key[0], i, sig, siglen)) {
             if (w->failed++ == 0)
                 snprintf(w->why, sizeof(w->why), "signature %u: %s: %s", i, signet_err_name(rc),
                          rc == SIGNET_OK ? "does not verify" : detail);
@@ -136,7 +119,7 @@ static void *worker_run(void *arg)
 /* The same 2,000 signatures from THREADS threads sharing the token's session pool. */
 static void test_transient_threads(void **st)
 {
-    struct state *s = *st;
+    struct faultfix_token *s = *st;
     struct hsm_stats before;
     struct worker w[THREADS];
     pthread_t th[THREADS];

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,52 @@ enum signet_err faultfix_open(const char *pin, unsigned pool_size, struct hsm_to
         return SIGNET_E_NOMEM;
     }
     return hsm_token_open(&cfg, s, out, detail);
+}
+
+int faultfix_token_with_keys(struct faultfix_token *t, unsigned pool_size, ...)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    const char *label;
+    size_t n = 0;
+    va_list ap;
+    int ok = 0;
+
+    memset(t, 0, sizeof(*t));
+    if (!faultfix_setup(&t->fx)) {
+        fprintf(stderr, "faultfix: the token or libfaulthsm.so could not be set up\n");
+        goto out;
+    }
+    if (faultfix_open(NULL, pool_size, &t->tok, detail) != SIGNET_OK)
+        goto out;
+    va_start(ap, pool_size);
+    while ((label = va_arg(ap, const char *)) != NULL && n < FAULTFIX_KEYS &&
+           hsm_keygen(t->tok, label, HSM_KEY_EC_P256, 0, &t->key[n], detail) == SIGNET_OK)
+        n++;
+    va_end(ap);
+    if (label != NULL) {
+        if (n == FAULTFIX_KEYS)
+            snprintf(detail, sizeof(detail), "more than %d key labels", FAULTFIX_KEYS);
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) {
+        if (detail[0] != '\0')
+            fprintf(stderr, "faultfix: %s\n", detail);
+        faultfix_done(t);
+    }
+    return ok;
+}
+
+void faultfix_done(struct faultfix_token *t)
+{
+    for (size_t i = 0; i < FAULTFIX_KEYS; i++) {
+        hsm_key_free(t->key[i]);
+        t->key[i] = NULL;
+    }
+    hsm_token_free(t->tok);
+    t->tok = NULL;
+    faultfix_teardown(&t->fx);
 }
 
 /* The message number n; returns its length. */

@@ -14,6 +14,7 @@
 
 #define FAULTFIX_LABEL "fault"
 #define FAULTFIX_FDS   256 /* control files kept open so their inode numbers are not reused */
+#define FAULTFIX_KEYS  2   /* keys a faultfix_token holds */
 
 struct faultfix {
     struct tokenfix tok;   /* the SoftHSM2 token in a temp dir */
@@ -55,6 +56,24 @@ enum signet_err faultfix_sign(struct hsm_key *key, unsigned n, unsigned char *si
 
 /* 1 when sig is a valid signature of message n by hsm_key_public(key), checked by OpenSSL. */
 int faultfix_verify(struct hsm_key *key, unsigned n, const unsigned char *sig, size_t siglen);
+
+/* The usual state of a fault test: the fixture, the token opened through it, its keys. */
+struct faultfix_token {
+    struct faultfix fx;
+    struct hsm_token *tok;
+    struct hsm_key *key[FAULTFIX_KEYS];
+};
+
+/*
+ * faultfix_setup, then faultfix_open with pool_size sessions, then one P-256 key per label of
+ * the NULL-terminated list that follows (at most FAULTFIX_KEYS; none is fine). On failure it says
+ * why on stderr and undoes what it did. 1 = ok.
+ */
+int faultfix_token_with_keys(struct faultfix_token *t, unsigned pool_size, ...)
+    __attribute__((sentinel));
+
+/* Frees the keys and the token, then faultfix_teardown. */
+void faultfix_done(struct faultfix_token *t);
 
 /* CLOCK_MONOTONIC in milliseconds (the clock faulthsm_outage_end_ms uses). */
 long long faultfix_now_ms(void);
