@@ -11,14 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "ca.h"
-
-#define EXIT_REFUSED 1
-#define EXIT_USAGE   2
-#define OPTS_MAX     12
-
-static int json_out; /* --json */
-static FILE *errf;   /* our own messages; library logs reach stderr only with -v */
+#include "signet.h"
 
 static const char usage_text[] =
     "usage: signet [-c FILE] [--json] [-v] COMMAND ...\n"
@@ -39,116 +32,6 @@ static int usage(const char *why)
         fprintf(errf, "signet: %s\n", why);
     fputs(usage_text, errf);
     return EXIT_USAGE;
-}
-
-/* A hint for what to do, by error class, when the detail does not already say. */
-static const char *hint(enum signet_err err)
-{
-    switch (err) {
-    case SIGNET_E_BADCSR:
-        return "make a new CSR with `openssl req -new`";
-    case SIGNET_E_BADKEY:
-    case SIGNET_E_POLICY:
-        return "see the profile in the policies directory (docs/profiles.md)";
-    case SIGNET_E_NOTFOUND:
-        return "check the name (signet ca list, signet hsm list)";
-    case SIGNET_E_PIN:
-        return "fix the credential file or variable; it was tried once only";
-    case SIGNET_E_HSM_UNAVAILABLE:
-        return "try again when the HSM is back";
-    case SIGNET_E_CONFIG:
-        return "fix signet.conf";
-    default:
-        return "see docs/operator.md";
-    }
-}
-
-/* One line on stderr: "signet: WHAT: WHY; WHAT TO DO". Returns EXIT_REFUSED (or 2 on usage). */
-static int fail(const char *what, enum signet_err err, char *detail)
-{
-    for (char *p = detail; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    if (json_out)
-        printf("{\"error\": \"%s\"}\n", signet_err_name(err));
-    fprintf(errf, "signet: %s: %s%s%s\n", what, detail[0] ? detail : signet_err_name(err),
-            strstr(detail, "; ") ? "" : "; ", strstr(detail, "; ") ? "" : hint(err));
-    return err == SIGNET_E_USAGE ? EXIT_USAGE : EXIT_REFUSED;
-}
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if (*s == '\n')
-            fputs("\\n", stdout);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
-struct opts {
-    const char *name[OPTS_MAX];
-    const char *val[OPTS_MAX];
-    int n;
-};
-
-/*
- * Parses "--name value" pairs of argv against the names allowed (a NULL-terminated list).
- * Returns 1, or 0 after printing a usage error.
- */
-static int parse_opts(int argc, char **argv, const char *const *allowed, struct opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    for (int i = 0; i < argc; i += 2) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, *a) == 0;
-        if (!ok || i + 1 >= argc || o->n == OPTS_MAX) {
-            fprintf(errf, "signet: %s: %s\n", argv[i],
-                    ok ? "needs a value" : "unknown option for this command");
-            return 0;
-        }
-        o->name[o->n] = argv[i] + 2;
-        o->val[o->n++] = argv[i + 1];
-    }
-    return 1;
-}
-
-static const char *opt(const struct opts *o, const char *name)
-{
-    for (int i = o->n - 1; i >= 0; i--)
-        if (strcmp(o->name[i], name) == 0)
-            return o->val[i];
-    return NULL;
-}
-
-/* Checks that each named option was given; prints which is missing. 1 = all there. */
-static int need(const struct opts *o, const char *const *names)
-{
-    for (; *names; names++)
-        if (opt(o, *names) == NULL) {
-            fprintf(errf, "signet: --%s is required\n", *names);
-            return 0;
-        }
-    return 1;
-}
-
-static int open_ctx(const char *conf, unsigned flags, struct ca_ctx **ctx)
-{
-    char detail[SIGNET_DETAIL_MAX] = "";
-    enum signet_err rc = ca_ctx_open(conf, flags, ctx, detail);
-
-    if (rc != SIGNET_OK) {
-        fail("open configuration", rc, detail);
-        return 0;
-    }
-    return 1;
 }
 
 /* ---- commands ---- */
@@ -704,5 +587,11 @@ int main(int argc, char **argv)
         return cmd_cert(conf, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "policy") == 0)
         return cmd_policy(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "revoke") == 0)
+        return cmd_revoke(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "crl") == 0)
+        return cmd_crl(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "request") == 0)
+        return cmd_request(conf, argc - i - 1, argv + i + 1);
     return usage("unknown command");
 }

@@ -145,6 +145,10 @@ int net_name_ok(const char *name, size_t len);
 /* POST /v1/certificates and GET /v1/certificates/{serial} (enroll.c). */
 void net_h_enroll(struct net_worker *w, struct evhttp_request *req);
 void net_h_status(struct net_worker *w, struct evhttp_request *req, const char *rest);
+/* GET /crl/{name}.crl and the delta and shard URLs; rest follows "/crl/" (crlserve.c). */
+void net_h_crl(struct net_worker *w, struct evhttp_request *req, const char *rest);
+/* POST /ocsp and GET /ocsp/{base64}; rest is "" or "/..." after "/ocsp" (ocsp.c). */
+void net_h_ocsp(struct net_worker *w, struct evhttp_request *req, const char *rest);
 
 /*
  * Checks the request's credential and, when profile is not NULL, that the client may use it.

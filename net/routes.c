@@ -226,5 +226,9 @@ void net_route(struct evhttp_request *req, void *arg)
         return net_h_status(w, req, path + 17);
     if (strncmp(path, "/ca/", 4) == 0)
         return h_ca(w, req, path + 4);
+    if (strncmp(path, "/crl/", 5) == 0)
+        return net_h_crl(w, req, path + 5);
+    if (strcmp(path, "/ocsp") == 0 || strncmp(path, "/ocsp/", 6) == 0)
+        return net_h_ocsp(w, req, path + 5);
     net_problem(w, req, 404, "notFound", "Not Found", "no such endpoint; see docs/api.md");
 }
