@@ -34,6 +34,8 @@ enum signet_err {
     SIGNET_E_PIN,             /* the credential was refused; it is never tried again by itself */
     SIGNET_E_STORE,           /* the store failed */
     SIGNET_E_STORE_FULL,      /* the store's map is full */
+    SIGNET_E_FORBIDDEN,       /* the caller may not do this to this object */
+    SIGNET_E_QUEUED,          /* accepted, waiting for an operator's approval */
     SIGNET_E_INTERNAL,        /* a bug */
     SIGNET_E_MAX
 };

@@ -27,6 +27,8 @@ static const char *const err_names[SIGNET_E_MAX] = {
     [SIGNET_E_PIN] = "pinRefused",
     [SIGNET_E_STORE] = "store",
     [SIGNET_E_STORE_FULL] = "storeFull",
+    [SIGNET_E_FORBIDDEN] = "forbidden",
+    [SIGNET_E_QUEUED] = "queued",
     [SIGNET_E_INTERNAL] = "internal",
 };
 
