@@ -593,5 +593,11 @@ int main(int argc, char **argv)
         return cmd_crl(conf, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "request") == 0)
         return cmd_request(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "root") == 0)
+        return cmd_root(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "ceremony") == 0)
+        return cmd_ceremony(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "audit") == 0)
+        return cmd_audit(conf, argc - i - 1, argv + i + 1);
     return usage("unknown command");
 }

@@ -39,8 +39,11 @@ int need(const struct opts *o, const char *const *names);
 int open_ctx(const char *conf, unsigned flags, struct ca_ctx **ctx);
 
 /* Command groups in their own files: argc/argv start after the command word. */
-int cmd_revoke(const char *conf, int argc, char **argv);  /* signet_revoke.c */
-int cmd_crl(const char *conf, int argc, char **argv);     /* signet_revoke.c */
-int cmd_request(const char *conf, int argc, char **argv); /* signet_request.c */
+int cmd_revoke(const char *conf, int argc, char **argv);   /* signet_revoke.c */
+int cmd_crl(const char *conf, int argc, char **argv);      /* signet_revoke.c */
+int cmd_request(const char *conf, int argc, char **argv);  /* signet_request.c */
+int cmd_root(const char *conf, int argc, char **argv);     /* signet_ceremony.c */
+int cmd_ceremony(const char *conf, int argc, char **argv); /* signet_ceremony.c */
+int cmd_audit(const char *conf, int argc, char **argv);    /* signet_ceremony.c */
 
 #endif
