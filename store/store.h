@@ -225,4 +225,115 @@ struct store_stats {
 };
 void store_stats(struct store *st, struct store_stats *out);
 
+/* ---- pre-signed OCSP responses (ocspdb.c) ---- */
+
+#define STORE_OCSP_DER_MAX (16u * 1024u) /* bytes of one pre-signed response */
+
+enum store_ocsp_hash { STORE_OCSP_SHA1 = 0, STORE_OCSP_SHA256 = 1, STORE_OCSP_NHASH = 2 };
+
+/*
+ * The pre-signed answers for one certificate: the same status signed twice, once with a SHA-1
+ * CertID and once with a SHA-256 one (a client matches the CertID of its request, hash included).
+ * status: 0 good, 1 revoked, 2 unknown (RFC 6960 CertStatus).
+ */
+struct store_ocsp {
+    int64_t this_update; /* seconds since the epoch */
+    int64_t next_update;
+    int status;
+    unsigned char *der[STORE_OCSP_NHASH]; /* owned OCSPResponse DER, indexed by store_ocsp_hash */
+    size_t der_len[STORE_OCSP_NHASH];
+};
+void store_ocsp_free(struct store_ocsp *r);
+
+/* Writes (replacing) the record of (ca, serial) inside a write function. */
+enum signet_err store_txn_ocsp_put(struct store_txn *txn, uint32_t ca_id,
+                                   const unsigned char *serial, size_t serial_len,
+                                   const struct store_ocsp *r, char *detail);
+/* The same in its own durable write. */
+enum signet_err store_ocsp_put(struct store *st, uint32_t ca_id, const unsigned char *serial,
+                               size_t serial_len, const struct store_ocsp *r, char *detail);
+/* The record of (ca, serial). SIGNET_E_NOTFOUND (no detail) when there is none. */
+enum signet_err store_ocsp_get(struct store *st, uint32_t ca_id, const unsigned char *serial,
+                               size_t serial_len, struct store_ocsp **out, char *detail);
+/*
+ * The web path's read: copies the response for one hash into buf (cap bytes) without allocating,
+ * with its times and status. SIGNET_E_NOTFOUND when there is no record; SIGNET_E_USAGE when cap
+ * is too small.
+ */
+enum signet_err store_ocsp_read(struct store *st, uint32_t ca_id, const unsigned char *serial,
+                                size_t serial_len, enum store_ocsp_hash hash, unsigned char *buf,
+                                size_t cap, size_t *out_len, int64_t *this_update,
+                                int64_t *next_update, int *status, char *detail);
+
+/* Called per record in serial order (record borrowed, der left NULL); return 0 to stop. */
+typedef int (*store_ocsp_cb)(const unsigned char *serial, size_t serial_len,
+                             const struct store_ocsp *r, void *arg);
+/* Iterates one CA's records (times and status only). */
+enum signet_err store_ocsp_iter(struct store *st, uint32_t ca_id, store_ocsp_cb cb, void *arg,
+                                char *detail);
+
+/* ---- revocation and CRLs (revocation.c) ---- */
+
+#define STORE_CRL_MAX        ((size_t)1 << 30)   /* bytes of one stored CRL */
+#define STORE_CRL_NUMBER_MAX ((uint64_t)1 << 62) /* RFC 5280 5.2.3 allows 20 octets */
+
+/* One entry of the revoked index, as a CRL needs it. */
+struct store_revoked {
+    unsigned char serial[STORE_SERIAL_MAX]; /* minimal unsigned big-endian octets */
+    size_t serial_len;
+    int64_t revoked_at;      /* seconds since the epoch */
+    int reason;              /* RFC 5280 CRLReason, -1 when none */
+    int64_t invalidity_date; /* 0 when not given */
+    int64_t not_after;       /* the certificate's notAfter */
+};
+
+/* Called per entry in serial order; return 0 to stop. The entry is borrowed for the call. */
+typedef int (*store_revoked_cb)(const struct store_revoked *r, void *arg);
+/*
+ * Iterates a CA's revoked index in serial order with one cursor in one read transaction,
+ * decoding each value in place (no cert record is read, except for values written before the
+ * index carried the not-after). Errors: SIGNET_E_INVALID (a corrupt value), SIGNET_E_STORE.
+ */
+enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revoked_cb cb, void *arg,
+                                   char *detail);
+/*
+ * Writes (replaces) the revoked index entry of (ca, serial) in its current format, which carries
+ * the not-after. Call after store_txn_cert_put of the REVOKED record, in the same write.
+ */
+enum signet_err store_txn_revoked_put(struct store_txn *txn, uint32_t ca_id,
+                                      const struct store_revoked *r, char *detail);
+
+/*
+ * CRL streams of the crl database: a CA's full CRL, its delta CRL, and shard K of a sharded CA
+ * (STORE_CRL_STREAM_SHARD + K). Full and delta share one number sequence (RFC 5280 5.2.3).
+ */
+#define STORE_CRL_STREAM_FULL  0u
+#define STORE_CRL_STREAM_DELTA 1u
+#define STORE_CRL_STREAM_SHARD 256u
+
+/* Receives a stored CRL, borrowed for the call (it may be a view of the map). */
+typedef void (*store_crl_cb)(uint64_t number, const unsigned char *der, size_t len, void *arg);
+/*
+ * The newest CRL of (ca, stream), handed to cb. SIGNET_E_NOTFOUND (no detail) when the stream
+ * has none; SIGNET_E_STORE otherwise.
+ */
+enum signet_err store_crl_latest(struct store *st, uint32_t ca_id, uint32_t stream, store_crl_cb cb,
+                                 void *arg, char *detail);
+enum signet_err store_txn_crl_latest(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
+                                     store_crl_cb cb, void *arg, char *detail);
+/*
+ * Stores a CRL under (ca, stream, number); a number already stored is SIGNET_E_EXISTS. With
+ * keep > 0, older CRLs of the stream beyond the newest keep (this one included) are deleted.
+ */
+enum signet_err store_txn_crl_put(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
+                                  uint64_t number, const unsigned char *der, size_t len,
+                                  unsigned keep, char *detail);
+/*
+ * Bumps and persists the CRL number of (ca, counter stream) inside the write: the next number is
+ * one above the largest of the persisted counter, the newest stored CRL of the stream and floor.
+ * Once the write is durable, *out is never handed out again, whatever happens next.
+ */
+enum signet_err store_txn_crl_number_next(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
+                                          uint64_t floor, uint64_t *out, char *detail);
+
 #endif
