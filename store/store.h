@@ -336,4 +336,59 @@ enum signet_err store_txn_crl_put(struct store_txn *txn, uint32_t ca_id, uint32_
 enum signet_err store_txn_crl_number_next(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
                                           uint64_t floor, uint64_t *out, char *detail);
 
+/* ---- approval queue (request.c) ---- */
+
+#define STORE_REQUEST_ID_LEN      16    /* hex digits of a request id (64 random bits) */
+#define STORE_REQUEST_WHO_MAX     128   /* requester and operator names, NUL included */
+#define STORE_REQUEST_REASON_MAX  256   /* a rejection reason, NUL included */
+#define STORE_REQUEST_PENDING_MAX 10000 /* pending requests at most: then "approval queue full" */
+
+enum store_request_state {
+    STORE_REQUEST_PENDING = 1,
+    STORE_REQUEST_APPROVED = 2, /* serial "" while the approving operator's issuance runs */
+    STORE_REQUEST_REJECTED = 3
+};
+/* "pending", "approved", "rejected". */
+const char *store_request_state_name(enum store_request_state s);
+
+/* A request waiting for (or decided by) an operator: the request database, keyed by its id. */
+struct store_request {
+    char id[STORE_REQUEST_ID_LEN + 1]; /* lowercase hex; assigned by store_txn_request_add */
+    char ca[STORE_NAME_MAX];
+    char profile[STORE_NAME_MAX];
+    char requester[STORE_REQUEST_WHO_MAX]; /* "client:demo", "cli:uid=0" */
+    int64_t submitted;                     /* seconds since the epoch */
+    enum store_request_state state;
+    char serial[2 * STORE_SERIAL_MAX + 1];  /* approved: the certificate's serial (hex) */
+    char reason[STORE_REQUEST_REASON_MAX];  /* rejected: why */
+    char decided_by[STORE_REQUEST_WHO_MAX]; /* "" while pending */
+    int64_t decided;                        /* 0 while pending */
+    unsigned char *csr;                     /* owned: the CSR's DER (at most STORE_DER_MAX) */
+    size_t csr_len;
+};
+void store_request_free(struct store_request *r);
+
+/*
+ * Adds r as a new PENDING request with a fresh random id (written to r->id) and submitted time
+ * now. Refuses with SIGNET_E_POLICY ("approval queue full") when STORE_REQUEST_PENDING_MAX
+ * requests are pending, SIGNET_E_USAGE when a field is out of bounds.
+ */
+enum signet_err store_txn_request_add(struct store_txn *txn, struct store_request *r, char *detail);
+/* Replaces an existing request (a decision). SIGNET_E_NOTFOUND when the id is unknown. */
+enum signet_err store_txn_request_put(struct store_txn *txn, const struct store_request *r,
+                                      char *detail);
+/* One request by id, in a write or a read transaction. SIGNET_E_NOTFOUND when there is none
+ * (also for a malformed id, and in a read-only store that has no request database). */
+enum signet_err store_txn_request_get(struct store_txn *txn, const char *id,
+                                      struct store_request **out, char *detail);
+enum signet_err store_request_get(struct store *st, const char *id, struct store_request **out,
+                                  char *detail);
+/* Called per request (id order); return 0 to stop. The record is borrowed for the call. */
+typedef int (*store_request_cb)(const struct store_request *r, void *arg);
+/* Iterates the requests; state 0 = all. */
+enum signet_err store_request_iter(struct store *st, enum store_request_state state,
+                                   store_request_cb cb, void *arg, char *detail);
+/* How many requests are pending (kept as a counter beside the queue). */
+enum signet_err store_request_pending(struct store *st, uint64_t *out, char *detail);
+
 #endif
