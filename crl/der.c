@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * crl DER: a small writer (headers, integers, times into one growing buffer) and a bounded
+ * reader (definite, minimal lengths only) used by the builder, the lint and crl_info_read.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+unsigned char *crl_buf_room(struct crl_buf *b, size_t n)
+{
+    unsigned char *np;
+    size_t ncap;
+
+    if (b->err)
+        return NULL;
+    if (b->cap - b->len < n) {
+        ncap = b->cap ? b->cap : 4096;
+        while (ncap - b->len < n) {
+            /* grow by half beyond 64 MiB so that the slack stays small for huge CRLs */
+            ncap += ncap < ((size_t)64 << 20) ? ncap : ncap / 2;
+        }
+        if ((np = realloc(b->p, ncap)) == NULL) {
+            b->err = 1;
+            return NULL;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    b->len += n;
+    return b->p + b->len - n;
+}
+
+void crl_buf_put(struct crl_buf *b, const void *p, size_t n)
+{
+    unsigned char *d = crl_buf_room(b, n);
+    if (d != NULL && n > 0)
+        memcpy(d, p, n);
+}
+
+size_t crl_der_hdr(unsigned char *out, unsigned tag, size_t len)
+{
+    size_t n = 0, i;
+
+    out[0] = (unsigned char)tag;
+    if (len < 0x80) {
+        out[1] = (unsigned char)len;
+        return 2;
+    }
+    for (size_t v = len; v > 0; v >>= 8)
+        n++;
+    out[1] = (unsigned char)(0x80 | n);
+    for (i = 0; i < n; i++)
+        out[2 + i] = (unsigned char)(len >> (8 * (n - 1 - i)));
+    return 2 + n;
+}
+
+void crl_buf_tlv(struct crl_buf *b, unsigned tag, const void *p, size_t n)
+{
+    unsigned char h[8];
+    crl_buf_put(b, h, crl_der_hdr(h, tag, n));
+    crl_buf_put(b, p, n);
+}
+
+size_t crl_der_uint(unsigned char *out, const unsigned char *mag, size_t n)
+{
+    size_t k = 0;
+
+    while (n > 1 && mag[0] == 0)
+        mag++, n--;
+    if (mag[0] & 0x80)
+        out[k++] = 0;
+    memcpy(out + k, mag, n);
+    return k + n;
+}
+
+size_t crl_der_u64(unsigned char *out, uint64_t v)
+{
+    unsigned char mag[8];
+
+    for (int i = 0; i < 8; i++)
+        mag[i] = (unsigned char)(v >> (8 * (7 - i)));
+    return crl_der_uint(out, mag, 8);
+}
+
+/* Writes digits of v (width w) at out. */
+static void digits(unsigned char *out, int v, int w)
+{
+    for (int i = w - 1; i >= 0; i--, v /= 10)
+        out[i] = (unsigned char)('0' + v % 10);
+}
+
+/* Encodes a time as tag (0x17 UTCTime, 0x18 GeneralizedTime) at out; returns the length. */
+static size_t time_tlv(unsigned char *out, int64_t t, int generalized)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    unsigned char *c = out + 2;
+    size_t n = 0;
+
+    gmtime_r(&tt, &tm);
+    if (generalized)
+        digits(c, tm.tm_year + 1900, 4), n = 4;
+    else
+        digits(c, tm.tm_year % 100, 2), n = 2;
+    digits(c + n, tm.tm_mon + 1, 2);
+    digits(c + n + 2, tm.tm_mday, 2);
+    digits(c + n + 4, tm.tm_hour, 2);
+    digits(c + n + 6, tm.tm_min, 2);
+    digits(c + n + 8, tm.tm_sec, 2);
+    c[n + 10] = 'Z';
+    out[0] = generalized ? 0x18 : 0x17;
+    out[1] = (unsigned char)(n + 11);
+    return n + 13;
+}
+
+size_t crl_der_time(unsigned char *out, int64_t t)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    gmtime_r(&tt, &tm);
+    return time_tlv(out, t, tm.tm_year + 1900 >= 2050 || tm.tm_year + 1900 < 1950);
+}
+
+size_t crl_der_gentime(unsigned char *out, int64_t t)
+{
+    return time_tlv(out, t, 1);
+}
+
+int crl_der_next(struct crl_der *d, unsigned *tag, const unsigned char **c, size_t *clen,
+                 const unsigned char **whole, size_t *wlen)
+{
+    const unsigned char *p = d->p;
+    size_t left = d->left, len = 0, hl = 2;
+
+    if (left < 2 || (p[0] & 0x1f) == 0x1f)
+        return 0;
+    if (p[1] < 0x80) {
+        len = p[1];
+    } else {
+        size_t n = p[1] & 0x7f;
+        if (n == 0 || n > sizeof(size_t) || left < 2 + n || p[2] == 0)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            len = (len << 8) | p[2 + i];
+        if (len < 0x80)
+            return 0; /* not minimal */
+        hl += n;
+    }
+    if (len > left - hl)
+        return 0;
+    *tag = p[0];
+    *c = p + hl;
+    *clen = len;
+    if (whole != NULL)
+        *whole = p;
+    if (wlen != NULL)
+        *wlen = hl + len;
+    d->p = p + hl + len;
+    d->left = left - hl - len;
+    return 1;
+}
+
+/* Parses n decimal digits. -1 on a non-digit. */
+static int num(const unsigned char *c, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (c[i] < '0' || c[i] > '9')
+            return -1;
+        v = v * 10 + (c[i] - '0');
+    }
+    return v;
+}
+
+int crl_der_time_read(unsigned tag, const unsigned char *c, size_t n, int64_t *out)
+{
+    struct tm tm;
+    int y, off;
+
+    memset(&tm, 0, sizeof(tm));
+    if (tag == 0x17 && n == 13) {
+        y = num(c, 2);
+        y = y < 0 ? -1 : (y < 50 ? 2000 + y : 1900 + y);
+        off = 2;
+    } else if (tag == 0x18 && n == 15) {
+        y = num(c, 4);
+        off = 4;
+    } else {
+        return 0;
+    }
+    if (y < 0 || c[n - 1] != 'Z')
+        return 0;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = num(c + off, 2) - 1;
+    tm.tm_mday = num(c + off + 2, 2);
+    tm.tm_hour = num(c + off + 4, 2);
+    tm.tm_min = num(c + off + 6, 2);
+    tm.tm_sec = num(c + off + 8, 2);
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+        tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
+        return 0;
+    *out = (int64_t)timegm(&tm);
+    return 1;
+}
+
+/* RFC 5758 3.2, RFC 4055 5 (NULL parameters), RFC 8410 3 */
+static const unsigned char alg_ecdsa256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                             0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const unsigned char alg_ecdsa384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                             0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
+static const unsigned char alg_rsa256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                           0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+static const unsigned char alg_ed25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
+
+/* The digest follows ca_sign_md: SHA-384 for EC keys over 256 bits, else SHA-256. */
+const unsigned char *crl_sig_alg(EVP_PKEY *key, size_t *out_len, const EVP_MD **out_md)
+{
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_ED25519:
+        *out_md = NULL;
+        *out_len = sizeof(alg_ed25519);
+        return alg_ed25519;
+    case EVP_PKEY_EC:
+        if (EVP_PKEY_get_bits(key) > 256) {
+            *out_md = EVP_sha384();
+            *out_len = sizeof(alg_ecdsa384);
+            return alg_ecdsa384;
+        }
+        *out_md = EVP_sha256();
+        *out_len = sizeof(alg_ecdsa256);
+        return alg_ecdsa256;
+    case EVP_PKEY_RSA:
+        *out_md = EVP_sha256();
+        *out_len = sizeof(alg_rsa256);
+        return alg_rsa256;
+    default:
+        return NULL;
+    }
+}
+
+/* Reads the optional fields of a TBSCertList after the issuer into out. 1 = ok. */
+static int parse_tbs_tail(struct crl_der *t, struct crl_parts *out)
+{
+    const unsigned char *c;
+    size_t n;
+    unsigned tag;
+
+    if (!crl_der_next(t, &out->this_tag, &c, &n, NULL, NULL) ||
+        !crl_der_time_read(out->this_tag, c, n, &out->this_update))
+        return 0;
+    if (t->left > 0 && (t->p[0] == 0x17 || t->p[0] == 0x18)) {
+        if (!crl_der_next(t, &out->next_tag, &c, &n, NULL, NULL) ||
+            !crl_der_time_read(out->next_tag, c, n, &out->next_update))
+            return 0;
+        out->has_next = 1;
+    }
+    if (t->left > 0 && t->p[0] == 0x30) {
+        if (!crl_der_next(t, &tag, &out->entries, &out->entries_len, NULL, NULL))
+            return 0;
+    }
+    if (t->left > 0) {
+        struct crl_der x;
+        if (!crl_der_next(t, &tag, &c, &n, NULL, NULL) || tag != 0xa0)
+            return 0;
+        x.p = c;
+        x.left = n;
+        if (!crl_der_next(&x, &tag, &out->exts, &out->exts_len, NULL, NULL) || tag != 0x30 ||
+            x.left != 0)
+            return 0;
+    }
+    return t->left == 0;
+}
+
+int crl_parse(const unsigned char *der, size_t len, struct crl_parts *out)
+{
+    struct crl_der d = {der, len}, o, t;
+    const unsigned char *c;
+    size_t n;
+    unsigned tag;
+
+    memset(out, 0, sizeof(*out));
+    if (!crl_der_next(&d, &tag, &c, &n, NULL, NULL) || tag != 0x30 || d.left != 0)
+        return 0;
+    o.p = c;
+    o.left = n;
+    if (!crl_der_next(&o, &tag, &c, &n, &out->tbs, &out->tbs_len) || tag != 0x30)
+        return 0;
+    t.p = c;
+    t.left = n;
+    if (!crl_der_next(&o, &tag, &c, &n, &out->alg, &out->alg_len) || tag != 0x30 ||
+        !crl_der_next(&o, &tag, &c, &n, NULL, NULL) || tag != 0x03 || n < 1 || c[0] != 0 ||
+        o.left != 0)
+        return 0;
+    out->sig = c + 1;
+    out->sig_len = n - 1;
+    if (t.left > 0 && t.p[0] == 0x02) {
+        if (!crl_der_next(&t, &tag, &c, &n, NULL, NULL) || n != 1)
+            return 0;
+        out->version_present = 1;
+        out->version = c[0];
+    }
+    if (!crl_der_next(&t, &tag, &c, &n, &out->tbs_alg, &out->tbs_alg_len) || tag != 0x30 ||
+        !crl_der_next(&t, &tag, &c, &n, &out->issuer, &out->issuer_len) || tag != 0x30)
+        return 0;
+    return parse_tbs_tail(&t, out);
+}
