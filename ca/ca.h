@@ -205,4 +205,45 @@ enum signet_err ca_create(struct ca_ctx *ctx, const struct ca_create_opts *opts,
 enum signet_err ca_import_cert(struct ca_ctx *ctx, const char *name, const char *cert_path,
                                char *detail);
 
+/* ---- approval queue (request.c) ---- */
+
+struct ca_issue_opts {
+    int approved;                             /* 1: an operator approved it (no queueing) */
+    char queued_id[STORE_REQUEST_ID_LEN + 1]; /* out: the request's id on SIGNET_E_QUEUED */
+};
+
+/*
+ * ca_issue with options (opts NULL = ca_issue). When the profile says approval = manual and
+ * opts->approved is 0, a request that every check allows (CSR, proof of possession, key
+ * quality, blocked keys, subject and SANs, issuer rules) is not issued but queued: the call
+ * returns SIGNET_E_QUEUED, opts->queued_id holds the request's id and detail names it and the
+ * command that approves it. Nothing is signed or recorded in the certificate database then.
+ */
+enum signet_err ca_issue_ex(struct ca_ctx *ctx, const struct ca_issue_request *req,
+                            struct ca_issue_opts *opts, struct ca_issued **out, char *detail);
+
+/* One request by id. Caller frees *out with store_request_free. SIGNET_E_NOTFOUND if none. */
+enum signet_err ca_request_get(struct ca_ctx *ctx, const char *id, struct store_request **out,
+                               char *detail);
+/* Iterates the requests of one CA (ca NULL = all) in a state (0 = all), in id order. */
+enum signet_err ca_request_iter(struct ca_ctx *ctx, const char *ca, enum store_request_state state,
+                                store_request_cb cb, void *arg, char *detail);
+/*
+ * Approves a pending request: claims it (so that two operators cannot both issue it), checks the
+ * stored CSR again against the profiles in force now (and the profile's clients rule for a
+ * client's request), issues through the normal pipeline and marks it approved with the serial;
+ * audited as "request.approve" by operator ("cli:uid=0"). If issuance fails the request is
+ * pending again and the error is returned. *out is the certificate (ca_issued_free).
+ * Errors: SIGNET_E_NOTFOUND (no such id), SIGNET_E_EXISTS (already decided), ca_issue's.
+ */
+enum signet_err ca_request_approve(struct ca_ctx *ctx, const char *id, const char *operator_name,
+                                   struct ca_issued **out, char *detail);
+/*
+ * Rejects a pending request with a reason (1..STORE_REQUEST_REASON_MAX-1 bytes, printable);
+ * audited as "request.reject". Errors: SIGNET_E_NOTFOUND, SIGNET_E_EXISTS (already decided),
+ * SIGNET_E_USAGE (reason).
+ */
+enum signet_err ca_request_reject(struct ca_ctx *ctx, const char *id, const char *operator_name,
+                                  const char *reason, char *detail);
+
 #endif

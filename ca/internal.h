@@ -138,4 +138,16 @@ const struct ca_lint_info *ca_lint_at(size_t i);
  */
 size_t ca_lint_cert(const unsigned char *der, size_t len, X509 *issuer, struct ca_lint_result *out);
 
+/* ---- approval queue (request.c) ---- */
+
+/*
+ * Queues a request that policy allows but whose profile needs an operator (called by ca_issue
+ * under the policy lock): the CSR's DER, CA, profile and requester go into the request database
+ * with a fresh id (written to out_id, STORE_REQUEST_ID_LEN + 1 bytes), audited as
+ * "request.queue". Returns SIGNET_E_QUEUED with detail naming the id, or the store's error
+ * (SIGNET_E_POLICY when the queue is full).
+ */
+enum signet_err ca_request_queue(struct ca_ctx *ctx, const char *ca, const char *profile,
+                                 const char *requester, X509_REQ *csr, char *out_id, char *detail);
+
 #endif

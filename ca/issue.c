@@ -410,10 +410,10 @@ static int key_blocked(const unsigned char spki_sha256[POLICY_SPKI_HASH], void *
 }
 
 /*
- * What a decision that policy allowed may still not do here: a profile that needs manual approval
- * (the approval queue does not exist yet, so such requests are refused rather than issued), and
- * a subordinate CA whose pathLenConstraint the issuer's own constraint does not leave room for
- * (RFC 5280 4.2.1.9: pathLen N allows at most N intermediate CAs below the issuer).
+ * What a decision that policy allowed may still not do here: a subordinate CA whose
+ * pathLenConstraint the issuer's own constraint does not leave room for (RFC 5280 4.2.1.9:
+ * pathLen N allows at most N intermediate CAs below the issuer). approval = manual is not refused
+ * here: ca_issue_ex queues such requests once every check has passed.
  */
 static enum signet_err check_issuer_rules(const struct ca_ent *ca,
                                           const struct policy_profile *prof, char *detail)
@@ -421,13 +421,6 @@ static enum signet_err check_issuer_rules(const struct ca_ent *ca,
     long issuer_pl = X509_get_pathlen(ca->cert);
     int pl = policy_profile_path_len(prof);
 
-    if (policy_profile_approval(prof) == POLICY_APPROVAL_MANUAL) {
-        sg_detail(detail,
-                  "profile %s requires manual approval, and this version has no approval queue; "
-                  "use a profile with approval = auto",
-                  policy_profile_name(prof));
-        return SIGNET_E_POLICY;
-    }
     if (policy_profile_is_ca(prof) && issuer_pl >= 0 && (pl < 0 || pl >= issuer_pl)) {
         char want[48];
         if (pl < 0)
@@ -445,6 +438,13 @@ static enum signet_err check_issuer_rules(const struct ca_ent *ca,
 
 enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
                          struct ca_issued **out, char *detail)
+{
+    return ca_issue_ex(ctx, req, NULL, out, detail);
+}
+
+/* See ca.h: ca_issue, where approval = manual queues what policy allows (ca/request.c). */
+enum signet_err ca_issue_ex(struct ca_ctx *ctx, const struct ca_issue_request *req,
+                            struct ca_issue_opts *iopts, struct ca_issued **out, char *detail)
 {
     const struct policy_eval_opts opts = {key_blocked, ctx};
     struct ca_ent *ca = NULL;
@@ -476,6 +476,14 @@ enum signet_err ca_issue(struct ca_ctx *ctx, const struct ca_issue_request *req,
     }
     if ((rc = check_issuer_rules(ca, prof, detail)) != SIGNET_OK)
         goto out;
+    if (policy_profile_approval(prof) == POLICY_APPROVAL_MANUAL && !(iopts && iopts->approved)) {
+        char id[STORE_REQUEST_ID_LEN + 1];
+        rc = ca_request_queue(ctx, ca->name, policy_profile_name(prof), req->requester, csr, id,
+                              detail);
+        if (iopts != NULL)
+            memcpy(iopts->queued_id, id, sizeof(id));
+        goto out;
+    }
     /* the token before anything is recorded: a missing token or refused PIN writes nothing */
     if ((rc = ca_ent_key(ctx, ca, &key, detail)) != SIGNET_OK ||
         (rc = build_tbs(ca, prof, csr, dec, &x, &c.not_after, detail)) != SIGNET_OK)

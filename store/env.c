@@ -160,7 +160,10 @@ static enum signet_err open_dbs(struct store *st, char *detail)
             goto out;
         }
     }
-    err = check_schema(st, txn, detail);
+    /* the approval queue's database (request.c); absent from a read-only older store */
+    err = store_request_open_db(st, txn, detail);
+    if (err == SIGNET_OK)
+        err = check_schema(st, txn, detail);
     if (err != SIGNET_OK)
         goto out;
     /* committing keeps the database handles, also for a read-only txn */
@@ -191,7 +194,7 @@ static enum signet_err open_env(struct store *st, const struct store_options *o,
         return SIGNET_E_USAGE;
     }
     if ((rc = mdb_env_create(&st->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(st->env, STORE_DB_MAX)) != 0 ||
+        (rc = mdb_env_set_maxdbs(st->env, STORE_DB_MAX + STORE_DBS_EXTRA)) != 0 ||
         (rc = mdb_env_set_mapsize(st->env, o->map_size ? o->map_size : DEFAULT_MAP_SIZE)) != 0 ||
         (rc = mdb_env_open(st->env, st->dir, flags, 0600)) != 0)
         return store_lmdb_err(st, rc, "opening the store", detail);

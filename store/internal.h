@@ -150,4 +150,18 @@ enum signet_err store_audit_decode(const void *data, size_t len, struct store_au
 /* 1 when s is NUL-terminated within cap bytes. */
 int store_str_ok(const char *s, size_t cap);
 
+/* ---- approval queue (request.c) ---- */
+
+#define STORE_DB_REQUEST_NAME      "request"               /* the queue's named database */
+#define STORE_META_REQUEST_PENDING "store.request_pending" /* u64 BE: requests now pending */
+#define STORE_DBS_EXTRA            1 /* named databases beyond enum store_db (request) */
+
+/*
+ * Opens the request database within open_dbs' transaction: created when the store is
+ * writable; a read-only store written before the queue existed has none, and its reads then
+ * find nothing. The handle is kept as the environment's user context (mdb_env_set_userctx),
+ * NULL when absent, so struct store needs no new field.
+ */
+enum signet_err store_request_open_db(struct store *st, MDB_txn *txn, char *detail);
+
 #endif
