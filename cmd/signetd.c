@@ -335,7 +335,14 @@ static void run(struct daemon *d)
     }
     if ((workers = signetd_daemon_num(ca_ctx_conf(d->ca), "workers", NET_WORKERS_MAX)) < 0)
         goto out;
-    d->nthreads = workers > 0 ? (unsigned)workers : 4;
+    /* issuing threads: HTTP workers no longer wait for an issuance, so the requests in flight
+     * follow the clients; each thread spends most of an issuance waiting for its two durable
+     * commits, and more of them waiting at once make larger group commits */
+    d->nthreads = 4 * (workers > 0 ? (unsigned)workers : 4);
+    if (d->nthreads < SIGNETD_ISSUERS_MIN)
+        d->nthreads = SIGNETD_ISSUERS_MIN;
+    if (d->nthreads > SIGNETD_ISSUERS_MAX)
+        d->nthreads = SIGNETD_ISSUERS_MAX;
     d->status = 1; /* until a signal asks for a clean stop */
     if (serve_web(d, fd)) {
         fd = -1;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * POST /v1/certificates (enrollment) and GET /v1/certificates/{serial} (status). The handler
- * turns the HTTP request into a struct net_issue_req and calls net_issue_exec: nothing of the
- * web layer crosses that boundary.
+ * turns the HTTP request into a struct net_issue_req and starts it with net_issue_start (through
+ * the ca process, answered later on this worker's loop): nothing of the web layer crosses that
+ * boundary.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <limits.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -62,21 +64,23 @@ static void unauthorized(struct net_worker *w, struct evhttp_request *req, enum 
                                    : "the bearer token is not one signetd knows");
 }
 
-/* The certificate DER as PEM, NUL-terminated. Caller frees. NULL on failure. */
+/*
+ * The certificate DER as PEM, NUL-terminated: base64 of the bytes as they are, no parsing (the
+ * DER is the ca process's or the store's, and the armour does not depend on what it holds).
+ * Caller frees. NULL on failure.
+ */
 static char *der_to_pem(const unsigned char *der, size_t len)
 {
-    const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)len);
     BIO *b = BIO_new(BIO_s_mem());
     char *data = NULL, *out = NULL;
     long n;
 
-    if (x != NULL && b != NULL && PEM_write_bio_X509(b, x) &&
+    if (b != NULL && len > 0 && len <= LONG_MAX &&
+        PEM_write_bio(b, PEM_STRING_X509, "", der, (long)len) > 0 &&
         (n = BIO_get_mem_data(b, &data)) > 0 && (out = malloc((size_t)n + 1)) != NULL) {
         memcpy(out, data, (size_t)n);
         out[n] = '\0';
     }
-    X509_free(x);
     BIO_free(b);
     return out;
 }
@@ -169,35 +173,14 @@ out:
     free(qch);
 }
 
-void net_h_enroll(struct net_worker *w, struct evhttp_request *req)
+/* The end of an issuance (worker thread): metrics, log, and the answer. */
+static void enroll_done(struct net_worker *w, struct evhttp_request *req,
+                        const struct net_issue_req *r, const struct net_issue_resp *resp,
+                        uint64_t usec)
 {
-    struct net_issue_req *r = NULL;
-    struct net_issue_resp *resp = NULL;
-    char who[NET_REQUESTER_MAX] = "";
-    enum net_auth a;
-    uint64_t t0;
+    const char *who = r->requester;
 
-    if (!net_method_is(req, EVHTTP_REQ_POST))
-        return net_method_not_allowed(w, req, "POST");
-    if ((a = net_authorize(w->srv, req, NULL, who, sizeof(who))) != NET_AUTH_OK)
-        return unauthorized(w, req, a);
-    if ((r = calloc(1, sizeof(*r))) == NULL || (resp = malloc(sizeof(*resp))) == NULL) {
-        net_problem(w, req, 500, "internal", "Internal Server Error", "out of memory");
-        goto out;
-    }
-    if (!read_request(w, req, r))
-        goto out;
-    if (net_authorize(w->srv, req, r->profile, who, sizeof(who)) != NET_AUTH_OK) {
-        char d[SIGNET_DETAIL_MAX];
-        snprintf(d, sizeof(d), "%s may not use profile %s", who, r->profile);
-        net_problem(w, req, 403, "forbidden", "Forbidden", d);
-        goto out;
-    }
-    memcpy(r->requester, who, sizeof(r->requester));
-    t0 = sg_mono_ms();
-    net_issue_call(w->srv, r, resp);
-    net_metrics_issue(&w->srv->metrics, r->profile, answer_for(resp->err).outcome,
-                      (sg_mono_ms() - t0) * 1000);
+    net_metrics_issue(&w->srv->metrics, r->profile, answer_for(resp->err).outcome, usec);
     if (resp->err == SIGNET_OK) {
         sg_log(SG_LOG_INFO, "issued serial %s of CA %s, profile %s, to %s", resp->serial, resp->ca,
                r->profile, who);
@@ -214,9 +197,40 @@ void net_h_enroll(struct net_worker *w, struct evhttp_request *req)
         net_problem(w, req, an.status, an.code, an.title,
                     an.client_detail ? resp->detail : "the CA cannot issue now; see its log");
     }
+}
+
+/*
+ * POST /v1/certificates: authorizes, reads the request and starts the issuance; enroll_done
+ * answers when it ends (later, on this worker's loop, under the process split).
+ */
+void net_h_enroll(struct net_worker *w, struct evhttp_request *req)
+{
+    struct net_issue_req *r = NULL;
+    char who[NET_REQUESTER_MAX] = "";
+    enum net_auth a;
+
+    if (!net_method_is(req, EVHTTP_REQ_POST))
+        return net_method_not_allowed(w, req, "POST");
+    if ((a = net_authorize(w->srv, req, NULL, who, sizeof(who))) != NET_AUTH_OK)
+        return unauthorized(w, req, a);
+    if ((r = malloc(sizeof(*r))) == NULL) {
+        net_problem(w, req, 500, "internal", "Internal Server Error", "out of memory");
+        return;
+    }
+    memset(r, 0, offsetof(struct net_issue_req, csr));
+    if (!read_request(w, req, r))
+        goto out;
+    if (net_authorize(w->srv, req, r->profile, who, sizeof(who)) != NET_AUTH_OK) {
+        char d[SIGNET_DETAIL_MAX];
+        snprintf(d, sizeof(d), "%s may not use profile %s", who, r->profile);
+        net_problem(w, req, 403, "forbidden", "Forbidden", d);
+        goto out;
+    }
+    memcpy(r->requester, who, sizeof(r->requester));
+    net_issue_start(w, req, r, enroll_done); /* takes r */
+    return;
 out:
     free(r);
-    free(resp);
 }
 
 static const char *reason_name(int r)

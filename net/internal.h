@@ -120,9 +120,22 @@ struct net_server {
     struct net_ipc *ipc; /* NULL: issuance, health and ca metrics run in this process */
 };
 
-/* Through the ca process when srv->ipc is set, else net_issue_exec on srv->ca. */
-void net_issue_call(struct net_server *srv, const struct net_issue_req *req,
-                    struct net_issue_resp *resp);
+/*
+ * How a started issuance ends: called on the worker's thread with the request (possibly already
+ * detached from a connection that closed: answering it frees it), what was asked and the
+ * answer; usec is the time since the start. It must answer req. r and resp are freed after.
+ */
+typedef void (*net_issue_done_fn)(struct net_worker *w, struct evhttp_request *req,
+                                  const struct net_issue_req *r,
+                                  const struct net_issue_resp *resp, uint64_t usec);
+/*
+ * Starts an issuance of r (taken over: freed by the call) for req on worker w. Through the ca
+ * process when srv->ipc is set: returns at once and done runs later on w's thread (503
+ * hsmUnavailable answers when the ca process is gone, too busy or silent for 60 s). Without
+ * ipc, net_issue_exec runs on srv->ca and done runs before this returns.
+ */
+void net_issue_start(struct net_worker *w, struct evhttp_request *req, struct net_issue_req *r,
+                     net_issue_done_fn done);
 /* The ca process's health (err and detail). */
 enum signet_err net_ipc_health(struct net_ipc *ipc, char *detail);
 /* Appends the ca process's metrics text; 0 when it does not answer. */

@@ -4,9 +4,16 @@
  * multiplexes the worker threads' calls by request id. One reader thread reads every frame:
  * answers go to the waiting caller with the same id; client sets from the ca process replace the
  * server's clients. When the ca process goes away every waiting call fails and on_eof runs.
+ *
+ * Issuance does not block an HTTP worker: net_issue_start sends ISSUE and returns to the
+ * worker's event loop; the reader thread hands the answer back to that worker (a per-worker list
+ * and an event activated across threads) and the handler answers the HTTP request there. At
+ * most ISSUES_MAX issuances are in flight; more are answered 503 at once.
  */
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +27,37 @@
 #define CALL_ISSUE_MS  60000 /* a signature on a struggling HSM may take its retries */
 #define CALL_STATUS_MS 5000  /* /healthz and /metrics */
 #define CLIENTS_MAX    100000
+#define ISSUES_MAX     1024 /* issuances in flight over the pair; more are answered 503 at once */
+#define ISSUE_BUF      (sizeof(struct net_issue_req) + 64) /* an encoded request fits */
+
+enum { ISSUE_WAITING, ISSUE_DONE };
+
+static void on_done(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * One issuance in flight. Started on an HTTP worker thread; while WAITING it is in ipc->issues,
+ * then the reader thread (answer, end of the pair) or the worker's timer (no answer in time)
+ * takes it out and it is finished on its worker's thread, which alone frees it.
+ */
+struct issue {
+    struct issue *next;
+    uint32_t id;
+    int state;
+    struct net_worker *w;
+    struct evhttp_request *req;
+    struct net_issue_req *r;
+    struct net_issue_resp *resp;
+    net_issue_done_fn done;
+    struct event *timer;
+    uint64_t t0;
+};
+
+/* A worker's finished issuances, handed over by the reader thread; ev runs on the worker. */
+struct wdone {
+    struct net_ipc *ipc;
+    struct issue *head, *tail;
+    struct event *ev;
+};
 
 struct waiter {
     struct waiter *next;
@@ -46,6 +84,10 @@ struct net_ipc {
     struct net_clients *initial;    /* the set read by net_ipc_open, until attached */
     struct net_client_msg *pending; /* CLIENT messages since the last END */
     size_t npending, cap_pending;
+    struct issue *issues; /* WAITING issuances (under lock) */
+    size_t nissues;       /* started and not yet finished, all workers */
+    struct wdone *wd;     /* one per HTTP worker, srv->nworkers */
+    unsigned nwd;
 };
 
 int net_frame_send(int fd, pthread_mutex_t *wlock, enum net_msg type, uint32_t id,
@@ -198,6 +240,70 @@ static void on_answer(struct net_ipc *ipc, enum net_msg type, uint32_t id, const
     pthread_mutex_unlock(&ipc->lock);
 }
 
+/* Moves is (taken out of ipc->issues) to its worker's done list and wakes the worker. Locked. */
+static void hand_back(struct net_ipc *ipc, struct issue *is)
+{
+    struct wdone *d = &ipc->wd[is->w - ipc->srv->w];
+
+    is->state = ISSUE_DONE;
+    is->next = NULL;
+    if (d->tail != NULL)
+        d->tail->next = is;
+    else
+        d->head = is;
+    d->tail = is;
+    event_active(d->ev, EV_READ, 0);
+}
+
+/* Unlinks the WAITING issuance with this id and returns it; NULL when none. Locked. */
+static struct issue *take_waiting(struct net_ipc *ipc, uint32_t id)
+{
+    for (struct issue **pp = &ipc->issues; *pp != NULL; pp = &(*pp)->next) {
+        struct issue *is = *pp;
+        if (is->id == id) {
+            *pp = is->next;
+            return is;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * An ISSUE_RESP (reader thread): decoded into its issuance, which goes back to its worker.
+ * Answers nobody waits for any more (timed out) are dropped.
+ */
+static void on_issue_answer(struct net_ipc *ipc, uint32_t id, const unsigned char *p, size_t len)
+{
+    struct issue *is;
+
+    pthread_mutex_lock(&ipc->lock);
+    is = take_waiting(ipc, id);
+    pthread_mutex_unlock(&ipc->lock);
+    if (is == NULL)
+        return;
+    if (!net_issue_resp_decode(p, len, is->resp)) {
+        memset(is->resp, 0, offsetof(struct net_issue_resp, der));
+        is->resp->err = SIGNET_E_HSM_UNAVAILABLE;
+        sg_detail(is->resp->detail, "the ca process sent a malformed issuance answer");
+    }
+    pthread_mutex_lock(&ipc->lock);
+    hand_back(ipc, is);
+    pthread_mutex_unlock(&ipc->lock);
+}
+
+/* The pair is closed (reader thread): every waiting issuance is answered 503. Locked. */
+static void fail_waiting(struct net_ipc *ipc)
+{
+    struct issue *is;
+
+    while ((is = ipc->issues) != NULL) {
+        ipc->issues = is->next;
+        is->resp->err = SIGNET_E_HSM_UNAVAILABLE;
+        sg_detail(is->resp->detail, "the ca process went away before it answered");
+        hand_back(ipc, is);
+    }
+}
+
 static void *reader_main(void *arg)
 {
     struct net_ipc *ipc = arg;
@@ -213,8 +319,9 @@ static void *reader_main(void *arg)
                 sg_log(SG_LOG_ERR, "web: a malformed client set from the ca process");
                 break;
             }
-        } else if (type == NET_MSG_ISSUE_RESP || type == NET_MSG_HEALTH_RESP ||
-                   type == NET_MSG_METRICS_RESP) {
+        } else if (type == NET_MSG_ISSUE_RESP) {
+            on_issue_answer(ipc, id, buf, len);
+        } else if (type == NET_MSG_HEALTH_RESP || type == NET_MSG_METRICS_RESP) {
             on_answer(ipc, type, id, buf, len);
         } else {
             sg_log(SG_LOG_ERR, "web: unexpected message type %d from the ca process", (int)type);
@@ -224,6 +331,8 @@ static void *reader_main(void *arg)
     free(buf);
     pthread_mutex_lock(&ipc->lock);
     ipc->eof = 1;
+    if (ipc->wd != NULL)
+        fail_waiting(ipc);
     on_eof = ipc->on_eof;
     pthread_cond_broadcast(&ipc->cond);
     pthread_mutex_unlock(&ipc->lock);
@@ -292,6 +401,18 @@ enum signet_err net_server_attach_ipc(struct net_server *srv, struct net_ipc *ip
     ipc->srv = srv;
     pthread_rwlock_unlock(&srv->lock);
     net_clients_free(old);
+    if ((ipc->wd = calloc(srv->nworkers, sizeof(*ipc->wd))) == NULL) {
+        sg_detail(detail, "out of memory");
+        return SIGNET_E_NOMEM;
+    }
+    ipc->nwd = srv->nworkers;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        ipc->wd[i].ipc = ipc;
+        if ((ipc->wd[i].ev = event_new(srv->w[i].base, -1, 0, on_done, &ipc->wd[i])) == NULL) {
+            sg_detail(detail, "cannot create an event for HTTP worker %u", i);
+            return SIGNET_E_NOMEM;
+        }
+    }
     pthread_mutex_lock(&ipc->lock);
     ipc->on_eof = on_eof;
     ipc->eof_arg = arg;
@@ -352,32 +473,138 @@ static int call(struct net_ipc *ipc, enum net_msg type, const void *payload, siz
     return ok;
 }
 
-void net_issue_call(struct net_server *srv, const struct net_issue_req *req,
-                    struct net_issue_resp *resp)
+/* Finishes an issuance on its worker's thread: the handler answers, then it is freed. */
+static void finish(struct net_ipc *ipc, struct issue *is)
 {
-    unsigned char *buf;
-    size_t n, got = 0;
+    struct net_worker *w = is->w;
 
-    if (srv->ipc == NULL) {
-        net_issue_exec(srv->ca, req, resp);
+    if (is->timer != NULL)
+        event_free(is->timer);
+    /* a client that left while it waited: evhttp frees the detached request when it is
+     * answered, without its completion callback, so the worker's count is taken down here */
+    if (evhttp_request_get_connection(is->req) == NULL)
+        w->inflight--;
+    is->done(w, is->req, is->r, is->resp, (sg_mono_ms() - is->t0) * 1000);
+    if (ipc != NULL) {
+        pthread_mutex_lock(&ipc->lock);
+        ipc->nissues--;
+        pthread_mutex_unlock(&ipc->lock);
+    }
+    free(is->r);
+    free(is->resp);
+    free(is);
+}
+
+/* A worker's done event: finishes what the reader thread handed back. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct wdone *d = arg;
+    struct issue *list;
+
+    (void)fd, (void)what;
+    pthread_mutex_lock(&d->ipc->lock);
+    list = d->head;
+    d->head = d->tail = NULL;
+    pthread_mutex_unlock(&d->ipc->lock);
+    while (list != NULL) {
+        struct issue *next = list->next;
+        finish(d->ipc, list);
+        list = next;
+    }
+}
+
+/* No answer in time (worker thread): 503, unless the answer was handed back meanwhile. */
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct issue *is = arg;
+    struct net_ipc *ipc = is->w->srv->ipc;
+    int mine = 0;
+
+    (void)fd, (void)what;
+    pthread_mutex_lock(&ipc->lock);
+    if (is->state == ISSUE_WAITING)
+        mine = take_waiting(ipc, is->id) != NULL;
+    pthread_mutex_unlock(&ipc->lock);
+    if (!mine)
+        return; /* in the done list: on_done finishes it */
+    is->resp->err = SIGNET_E_HSM_UNAVAILABLE;
+    sg_detail(is->resp->detail, "the ca process did not answer the issuance request in %d s",
+              CALL_ISSUE_MS / 1000);
+    finish(ipc, is);
+}
+
+/* Answers is at once with err and detail (not sent to the ca process). */
+static void finish_now(struct net_ipc *ipc, struct issue *is, enum signet_err err,
+                       const char *detail)
+{
+    is->resp->err = err;
+    sg_detail(is->resp->detail, "%s", detail);
+    finish(ipc, is);
+}
+
+void net_issue_start(struct net_worker *w, struct evhttp_request *req, struct net_issue_req *r,
+                     net_issue_done_fn done)
+{
+    struct net_ipc *ipc = w->srv->ipc;
+    struct issue *is = calloc(1, sizeof(*is));
+    struct timeval tv = {CALL_ISSUE_MS / 1000, 0};
+    unsigned char *buf = NULL;
+    size_t n;
+    int sent, eof, full, mine = 0;
+
+    if (is == NULL || (is->resp = malloc(sizeof(*is->resp))) == NULL) {
+        free(is);
+        free(r);
+        net_problem(w, req, 500, "internal", "Internal Server Error", "out of memory");
         return;
     }
-    memset(resp, 0, offsetof(struct net_issue_resp, der));
-    if ((buf = malloc(NET_FRAME_PAYLOAD)) == NULL) {
-        resp->err = SIGNET_E_NOMEM;
-        sg_detail(resp->detail, "out of memory");
+    memset(is->resp, 0, offsetof(struct net_issue_resp, der));
+    is->w = w, is->req = req, is->r = r, is->done = done, is->t0 = sg_mono_ms();
+    if (ipc == NULL) { /* in-process: the ca context is here; runs on this thread */
+        net_issue_exec(w->srv->ca, r, is->resp);
+        finish(NULL, is);
         return;
     }
-    if ((n = net_issue_req_encode(req, buf, NET_FRAME_PAYLOAD)) == 0) {
-        resp->err = SIGNET_E_USAGE;
-        sg_detail(resp->detail, "malformed issuance request");
-    } else if (!call(srv->ipc, NET_MSG_ISSUE, buf, n, NET_MSG_ISSUE_RESP, buf, NET_FRAME_PAYLOAD,
-                     &got, CALL_ISSUE_MS) ||
-               !net_issue_resp_decode(buf, got, resp)) {
-        resp->err = SIGNET_E_HSM_UNAVAILABLE;
-        sg_detail(resp->detail, "the ca process did not answer the issuance request");
+    pthread_mutex_lock(&ipc->lock);
+    eof = ipc->eof;
+    full = ipc->nissues >= ISSUES_MAX;
+    ipc->nissues++; /* taken down by finish */
+    pthread_mutex_unlock(&ipc->lock);
+    if (eof || full) {
+        finish_now(ipc, is, SIGNET_E_HSM_UNAVAILABLE,
+                   eof ? "the ca process is gone" : "too many issuances in flight; retry");
+        return;
     }
+    if ((buf = malloc(ISSUE_BUF)) == NULL ||
+        (is->timer = event_new(w->base, -1, 0, on_timeout, is)) == NULL) {
+        free(buf);
+        finish_now(ipc, is, SIGNET_E_NOMEM, "out of memory");
+        return;
+    }
+    if ((n = net_issue_req_encode(r, buf, ISSUE_BUF)) == 0) {
+        free(buf);
+        finish_now(ipc, is, SIGNET_E_USAGE, "malformed issuance request");
+        return;
+    }
+    event_add(is->timer, &tv);
+    pthread_mutex_lock(&ipc->lock);
+    is->id = ++ipc->next_id;
+    is->state = ISSUE_WAITING;
+    is->next = ipc->issues;
+    ipc->issues = is;
+    pthread_mutex_unlock(&ipc->lock);
+    sent = net_frame_send(ipc->fd, &ipc->wlock, NET_MSG_ISSUE, is->id, buf, n);
     free(buf);
+    if (sent)
+        return;
+    /* not sent: answer now, unless the reader already handed it back (end of the pair) */
+    pthread_mutex_lock(&ipc->lock);
+    if (is->state == ISSUE_WAITING)
+        mine = take_waiting(ipc, is->id) != NULL;
+    pthread_mutex_unlock(&ipc->lock);
+    if (mine)
+        finish_now(ipc, is, SIGNET_E_HSM_UNAVAILABLE,
+                   "the ca process did not take the issuance request");
 }
 
 /* A text call (health, metrics) into text (NET_TEXT_MAX + 1 bytes). 1 = answered. */
@@ -439,6 +666,22 @@ void net_ipc_free(struct net_ipc *ipc)
     if (ipc->reader_started)
         pthread_join(ipc->reader, NULL);
     close(ipc->fd);
+    /* issuances still here belong to stopped workers: their requests go with the server */
+    for (unsigned i = 0; i <= ipc->nwd; i++) {
+        struct issue *is = i < ipc->nwd ? ipc->wd[i].head : ipc->issues;
+        while (is != NULL) {
+            struct issue *next = is->next;
+            if (is->timer != NULL)
+                event_free(is->timer);
+            free(is->r);
+            free(is->resp);
+            free(is);
+            is = next;
+        }
+        if (i < ipc->nwd && ipc->wd[i].ev != NULL)
+            event_free(ipc->wd[i].ev);
+    }
+    free(ipc->wd);
     net_clients_free(ipc->initial);
     if (ipc->pending != NULL)
         OPENSSL_cleanse(ipc->pending, ipc->cap_pending * sizeof(*ipc->pending));

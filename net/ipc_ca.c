@@ -133,7 +133,7 @@ static void do_issue(struct net_ca_conn *c, const struct job *j)
 {
     struct net_issue_req *req = malloc(sizeof(*req));
     struct net_issue_resp *resp = calloc(1, sizeof(*resp));
-    unsigned char *out = malloc(NET_FRAME_PAYLOAD);
+    unsigned char *out = malloc(sizeof(*resp) + 64); /* an encoded answer fits */
     size_t n;
 
     if (req == NULL || resp == NULL || out == NULL)
@@ -149,7 +149,7 @@ static void do_issue(struct net_ca_conn *c, const struct job *j)
     } else {
         net_issue_exec(c->ca->ctx, req, resp);
     }
-    if ((n = net_issue_resp_encode(resp, out, NET_FRAME_PAYLOAD)) > 0)
+    if ((n = net_issue_resp_encode(resp, out, sizeof(*resp) + 64)) > 0)
         net_frame_send(c->fd, &c->wlock, NET_MSG_ISSUE_RESP, j->id, out, n);
 out:
     free(req);
