@@ -300,12 +300,13 @@ static enum signet_err get_in(struct store *st, MDB_txn *txn, const char *id,
 
     *out = NULL;
     if (!id_key(id, key) || req_dbi(st) == 0) {
-        sg_detail(detail, "request %.*s: no such request", STORE_REQUEST_ID_LEN + 8, id ? id : "");
+        sg_detail(detail, "request %.*s: no such request; see `signet request list`",
+                  STORE_REQUEST_ID_LEN + 8, id ? id : "");
         return SIGNET_E_NOTFOUND;
     }
     rc = mdb_get(txn, req_dbi(st), &k, &v);
     if (rc == MDB_NOTFOUND) {
-        sg_detail(detail, "request %s: no such request", id);
+        sg_detail(detail, "request %s: no such request; see `signet request list`", id);
         return SIGNET_E_NOTFOUND;
     }
     if (rc != 0)
