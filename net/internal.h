@@ -170,4 +170,9 @@ void net_h_ocsp(struct net_worker *w, struct evhttp_request *req, const char *re
 enum net_auth net_authorize(struct net_server *srv, struct evhttp_request *req, const char *profile,
                             char *who, size_t who_cap);
 
+/* ---- approval queue (requests.c) ---- */
+
+/* GET /v1/requests/{id}: a queued request's status for the client that submitted it. */
+void net_h_request(struct net_worker *w, struct evhttp_request *req, const char *rest);
+
 #endif

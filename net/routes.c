@@ -224,6 +224,8 @@ void net_route(struct evhttp_request *req, void *arg)
         return net_h_enroll(w, req);
     if (strncmp(path, "/v1/certificates/", 17) == 0)
         return net_h_status(w, req, path + 17);
+    if (strncmp(path, "/v1/requests/", 13) == 0)
+        return net_h_request(w, req, path + 13);
     if (strncmp(path, "/ca/", 4) == 0)
         return h_ca(w, req, path + 4);
     if (strncmp(path, "/crl/", 5) == 0)
