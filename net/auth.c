@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Clients and bearer tokens (RFC 6750): each [client.NAME] of signet.conf holds the hex SHA-256
- * of its token and the profiles it may use. Tokens are compared by hash, in constant time, and
- * every client is compared so the time does not say which one matched.
+ * Clients, bearer tokens (RFC 6750) and TLS client certificates: each [client.NAME] of
+ * signet.conf holds the hex SHA-256 of its token and/or of its certificate's full DER
+ * SubjectPublicKeyInfo, and the profiles it may use. Both are compared by hash, in constant time,
+ * and every client is compared so the time does not say which one matched.
  */
 #include <event2/http.h>
 #include <openssl/crypto.h>
@@ -25,12 +26,22 @@ void net_clients_free(struct net_clients *c)
     free(c);
 }
 
-/* Fills one client from [client.NAME]. */
+/* 1 when all 32 bytes are zero: a client without a bearer token. */
+static int zero(const unsigned char h[32])
+{
+    unsigned char acc = 0;
+
+    for (size_t i = 0; i < 32; i++)
+        acc |= h[i];
+    return acc == 0;
+}
+
+/* Fills one client from [client.NAME]: token_sha256 and/or spki_sha256, and profiles. */
 static enum signet_err load_one(const struct sg_conf *conf, const char *name, struct net_client *cl,
                                 char *detail)
 {
     char sect[CA_NAME_MAX + 8];
-    const char *h, *p;
+    const char *h, *k, *p;
     size_t np = 0;
 
     if (strlen(name) >= sizeof(cl->name)) {
@@ -41,12 +52,26 @@ static enum signet_err load_one(const struct sg_conf *conf, const char *name, st
     snprintf(sect, sizeof(sect), "client.%s", name);
     strcpy(cl->name, name);
     h = sg_conf_get(conf, sect, "token_sha256");
+    k = sg_conf_get(conf, sect, "spki_sha256");
     p = sg_conf_get(conf, sect, "profiles");
-    if (h == NULL || strlen(h) != 64 || sg_hex_decode(h, cl->hash, sizeof(cl->hash)) != 32) {
-        sg_detail(detail, "%s: [%s] needs token_sha256 = the 64-hex SHA-256 of the token",
+    if ((h == NULL && k == NULL) ||
+        (h != NULL && (strlen(h) != 64 || sg_hex_decode(h, cl->hash, sizeof(cl->hash)) != 32 ||
+                       zero(cl->hash)))) {
+        sg_detail(detail,
+                  "%s: [%s] needs token_sha256 = the 64-hex SHA-256 of the token (or "
+                  "spki_sha256 alone for a TLS client certificate)",
                   sg_conf_file(conf), sect);
         return SIGNET_E_CONFIG;
     }
+    if (k != NULL && (strlen(k) != 64 || sg_hex_decode(k, cl->spki, sizeof(cl->spki)) != 32)) {
+        sg_detail(detail,
+                  "%s: [%s] spki_sha256 must be the 64-hex SHA-256 of the client certificate's "
+                  "DER SubjectPublicKeyInfo (openssl x509 -pubkey -noout | openssl pkey -pubin "
+                  "-outform DER | sha256sum)",
+                  sg_conf_file(conf), sect);
+        return SIGNET_E_CONFIG;
+    }
+    cl->has_spki = k != NULL;
     if (p == NULL || (cl->profiles = sg_split_list(p, &np)) == NULL || np == 0) {
         sg_detail(detail, "%s: [%s] needs profiles = the profiles it may use", sg_conf_file(conf),
                   sect);
@@ -129,24 +154,61 @@ static int has(char *const *list, const char *name)
     return 0;
 }
 
+/*
+ * The client whose TLS certificate key hashes to spki, under srv->lock. The clients the ca
+ * process sends do not carry SPKI hashes yet (net_client_msg's spki is not encoded): when none
+ * of them has one, the name comes from the clients read from signet.conf at start and the
+ * profiles from the client of that name in force.
+ */
+static const struct net_client *by_spki(const struct net_server *srv, const unsigned char *spki)
+{
+    const struct net_clients *in_force = srv->clients, *boot = srv->boot_clients;
+    const struct net_client *match = NULL;
+    int any = 0;
+
+    for (size_t i = 0; i < in_force->n; i++) {
+        any |= in_force->v[i].has_spki;
+        if (in_force->v[i].has_spki && CRYPTO_memcmp(spki, in_force->v[i].spki, 32) == 0)
+            match = &in_force->v[i];
+    }
+    if (any || boot == NULL)
+        return match;
+    for (size_t i = 0; i < boot->n; i++)
+        if (boot->v[i].has_spki && CRYPTO_memcmp(spki, boot->v[i].spki, 32) == 0)
+            for (size_t k = 0; k < in_force->n; k++)
+                if (strcmp(in_force->v[k].name, boot->v[i].name) == 0)
+                    match = &in_force->v[k];
+    return match;
+}
+
+/*
+ * Checks the request's credential and, when profile is not NULL, that the client may use it.
+ * The credential is the bearer token when the request has one, else the TLS client
+ * certificate's SPKI. Every client is compared so the time does not say which one matched.
+ */
 enum net_auth net_authorize(struct net_server *srv, struct evhttp_request *req, const char *profile,
                             char *who, size_t who_cap)
 {
-    unsigned char h[32];
+    unsigned char h[32], spki[32];
     unsigned int hl = 0;
     size_t len = 0;
     const char *tok = bearer(req, &len);
     const struct net_client *match = NULL;
     enum net_auth res = NET_AUTH_BAD;
+    int cert = 0;
 
-    if (tok == NULL)
+    if (tok == NULL && !(cert = net_tls_peer_spki(req, spki)))
         return NET_AUTH_NONE;
-    if (!EVP_Digest(tok, len, h, &hl, EVP_sha256(), NULL))
+    if (tok != NULL && !EVP_Digest(tok, len, h, &hl, EVP_sha256(), NULL))
         return NET_AUTH_BAD;
     pthread_rwlock_rdlock(&srv->lock);
-    for (size_t i = 0; i < srv->clients->n; i++)
-        if (CRYPTO_memcmp(h, srv->clients->v[i].hash, sizeof(h)) == 0)
-            match = &srv->clients->v[i];
+    if (cert)
+        match = by_spki(srv, spki);
+    else
+        for (size_t i = 0; i < srv->clients->n; i++)
+            if (CRYPTO_memcmp(h, srv->clients->v[i].hash, sizeof(h)) == 0 &&
+                !zero(srv->clients->v[i].hash))
+                match = &srv->clients->v[i];
     if (match != NULL) {
         snprintf(who, who_cap, "client:%s", match->name);
         /* both the client's own list and the profile's clients rule must allow it; clients

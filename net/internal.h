@@ -20,6 +20,8 @@ struct net_client {
     char name[CA_NAME_MAX]; /* NAME of [client.NAME] */
     unsigned char hash[32]; /* SHA-256 of its bearer token */
     char **profiles;        /* NULL-terminated */
+    unsigned char spki[32]; /* SHA-256 of its TLS client certificate's DER SPKI (auth.c) */
+    int has_spki;           /* spki is set ([client.NAME] spki_sha256) */
 };
 
 struct net_clients {
@@ -106,6 +108,8 @@ struct net_worker {
     int stopping;
     uint64_t deadline_ms; /* stop waiting for replies to flush */
     uint64_t grace_ms;    /* stop waiting for connections without a request */
+    /* open connections with their timers (server.c) */
+    struct net_conn *conn_list;
 };
 
 struct net_server {
@@ -118,6 +122,16 @@ struct net_server {
     struct net_clients *clients;
     struct net_metrics metrics;
     struct net_ipc *ipc; /* NULL: issuance, health and ca metrics run in this process */
+    /*
+     * TLS and timeouts (server.c, tls.c): the SSL_CTX (NULL for plain HTTP); a request's whole
+     * arrival and a quiet keep-alive connection; the conf's clients at start (for their SPKI
+     * hashes); the connection of each socket fd (nbyfd entries).
+     */
+    struct ssl_ctx_st *tls;
+    unsigned read_timeout_s, idle_timeout_s;
+    struct net_clients *boot_clients;
+    struct net_conn *_Atomic *byfd;
+    size_t nbyfd;
 };
 
 /*
@@ -169,6 +183,22 @@ void net_h_ocsp(struct net_worker *w, struct evhttp_request *req, const char *re
  */
 enum net_auth net_authorize(struct net_server *srv, struct evhttp_request *req, const char *profile,
                             char *who, size_t who_cap);
+
+/* ---- TLS (tls.c) ---- */
+
+struct bufferevent;
+/*
+ * The listener's TLS context from [daemon] tls_cert (PEM chain), tls_key (PEM private key,
+ * checked as a credential file: not readable by group or others) and tls_client_ca (optional).
+ * *out is NULL when none of them is set (plain HTTP). Errors: SIGNET_E_CONFIG with the key and
+ * file named.
+ */
+enum signet_err net_tls_ctx_new(const struct sg_conf *conf, struct ssl_ctx_st **out, char *detail);
+void net_tls_ctx_free(struct ssl_ctx_st *ctx);
+/* A server-side TLS bufferevent (fd set later by evhttp), or NULL. */
+struct bufferevent *net_tls_bev_new(struct ssl_ctx_st *ctx, struct event_base *base);
+/* SHA-256 of the request's TLS client certificate's DER SPKI. 1 = a TLS peer certificate. */
+int net_tls_peer_spki(struct evhttp_request *req, unsigned char out[32]);
 
 /* ---- approval queue (requests.c) ---- */
 

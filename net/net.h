@@ -164,6 +164,9 @@ struct net_client_msg {
     char name[CA_NAME_MAX];
     unsigned char hash[32];              /* SHA-256 of its bearer token */
     char profiles[NET_PROFILE_LIST_MAX]; /* comma-separated, each allowed by its rule too */
+    /* SHA-256 of its TLS client certificate's DER SPKI, when has_spki (tls) */
+    unsigned char spki[32];
+    uint8_t has_spki;
 };
 size_t net_client_msg_encode(const struct net_client_msg *m, unsigned char *out, size_t cap);
 int net_client_msg_decode(const unsigned char *in, size_t len, struct net_client_msg *out);
@@ -181,6 +184,12 @@ struct net_options {
     unsigned max_conns;    /* open connections across workers; 0 = 1024 */
     unsigned timeout_s;    /* read, write and idle timeout; 0 = 10 */
     const char *conf_path; /* signet.conf, re-read by net_server_reload for [client.*] */
+    /* 0 = [daemon] read_timeout (else timeout_s) and idle_timeout (else 60) of the ca context's
+     * conf; TLS always comes from its [daemon] tls_cert / tls_key / tls_client_ca */
+    /* a request's headers and body must arrive within read_timeout_s (else 408); a keep-alive
+     * connection without a request is closed after idle_timeout_s */
+    unsigned read_timeout_s;
+    unsigned idle_timeout_s;
 };
 
 struct net_server;
