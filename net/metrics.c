@@ -129,9 +129,49 @@ static void render_tokens(struct ca_ctx *ca, struct evbuffer *buf)
     sg_strv_free(names);
 }
 
+/* ---- OCSP (ocsp.c; ca/ocsp.c) ---- */
+
+/* The web side's OCSP answer counters, defined in ocsp.c. */
+void net_ocsp_render(struct evbuffer *buf);
+
+/* The refresher's figures: a refresher that falls behind shows here and in /healthz. */
+static void render_ocsp_ca(struct ca_ctx *ca, struct evbuffer *buf)
+{
+    struct ca_ocsp_stats o;
+
+    ca_ocsp_stats(ca, &o);
+    evbuffer_add_printf(
+        buf,
+        "# HELP signet_ocsp_responders CAs with a delegated OCSP responder.\n"
+        "# TYPE signet_ocsp_responders gauge\nsignet_ocsp_responders %llu\n"
+        "# HELP signet_ocsp_signed_total Pre-signed OCSP responses made.\n"
+        "# TYPE signet_ocsp_signed_total counter\nsignet_ocsp_signed_total %llu\n"
+        "# TYPE signet_ocsp_sign_failures_total counter\nsignet_ocsp_sign_failures_total %llu\n"
+        "# HELP signet_ocsp_overdue Responses past half their validity, not refreshed.\n"
+        "# TYPE signet_ocsp_overdue gauge\nsignet_ocsp_overdue %llu\n"
+        "# HELP signet_ocsp_stale Responses past nextUpdate (answered tryLater).\n"
+        "# TYPE signet_ocsp_stale gauge\nsignet_ocsp_stale %llu\n"
+        "# TYPE signet_ocsp_missing gauge\nsignet_ocsp_missing %llu\n"
+        "# TYPE signet_ocsp_queue_length gauge\nsignet_ocsp_queue_length %llu\n"
+        "# TYPE signet_ocsp_queue_dropped_total counter\nsignet_ocsp_queue_dropped_total %llu\n"
+        "# TYPE signet_ocsp_live_signed_total counter\nsignet_ocsp_live_signed_total %llu\n"
+        "# TYPE signet_ocsp_live_refused_total counter\nsignet_ocsp_live_refused_total %llu\n"
+        "# HELP signet_ocsp_last_pass_timestamp_seconds End of the last refresher pass.\n"
+        "# TYPE signet_ocsp_last_pass_timestamp_seconds gauge\n"
+        "signet_ocsp_last_pass_timestamp_seconds %lld\n"
+        "# TYPE signet_ocsp_responder_not_after_seconds gauge\n"
+        "signet_ocsp_responder_not_after_seconds %lld\n",
+        (unsigned long long)o.responders, (unsigned long long)o.signed_total,
+        (unsigned long long)o.sign_failures, (unsigned long long)o.overdue,
+        (unsigned long long)o.stale, (unsigned long long)o.missing, (unsigned long long)o.queue_len,
+        (unsigned long long)o.queue_dropped, (unsigned long long)o.live_signed,
+        (unsigned long long)o.live_refused, (long long)o.last_pass, (long long)o.responder_until);
+}
+
 void net_metrics_render_web(struct net_metrics *m, struct evbuffer *buf)
 {
     render_issuance(m, buf);
+    net_ocsp_render(buf);
     evbuffer_add_printf(buf, "# TYPE signet_http_responses_total counter\n");
     for (int c = 1; c <= 5; c++)
         evbuffer_add_printf(buf, "signet_http_responses_total{class=\"%dxx\"} %llu\n", c,
@@ -149,6 +189,7 @@ void net_metrics_render_ca(struct ca_ctx *ca, struct evbuffer *buf)
     struct store_stats ss;
 
     render_tokens(ca, buf);
+    render_ocsp_ca(ca, buf);
     store_stats(ca_ctx_store(ca), &ss);
     evbuffer_add_printf(buf,
                         "# HELP signet_store_commits_total Durable store transactions.\n"

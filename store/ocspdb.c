@@ -205,6 +205,11 @@ enum signet_err store_ocsp_read(struct store *st, uint32_t ca_id, const unsigned
         (err = ocsp_parse(v.mv_data, v.mv_size, &r, der, detail)) != SIGNET_OK)
         goto out;
     *out_len = r.der_len[hash];
+    *this_update = r.this_update;
+    *next_update = r.next_update;
+    *status = r.status;
+    if (buf == NULL)
+        goto out; /* times and status only */
     if (r.der_len[hash] == 0) {
         err = SIGNET_E_NOTFOUND;
         goto out;
@@ -215,9 +220,6 @@ enum signet_err store_ocsp_read(struct store *st, uint32_t ca_id, const unsigned
         goto out;
     }
     memcpy(buf, der[hash], r.der_len[hash]);
-    *this_update = r.this_update;
-    *next_update = r.next_update;
-    *status = r.status;
 out:
     mdb_txn_abort(txn);
     return err;

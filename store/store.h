@@ -258,7 +258,7 @@ enum signet_err store_ocsp_get(struct store *st, uint32_t ca_id, const unsigned 
 /*
  * The web path's read: copies the response for one hash into buf (cap bytes) without allocating,
  * with its times and status. SIGNET_E_NOTFOUND when there is no record; SIGNET_E_USAGE when cap
- * is too small.
+ * is too small. With buf NULL only the times and status are read.
  */
 enum signet_err store_ocsp_read(struct store *st, uint32_t ca_id, const unsigned char *serial,
                                 size_t serial_len, enum store_ocsp_hash hash, unsigned char *buf,

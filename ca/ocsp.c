@@ -1,0 +1,928 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Delegated OCSP responders and pre-signed responses (docs/ocsp.md): a responder key per online
+ * CA on the CA's token and a short-lived certificate from the CA, renewed at half-life; responses
+ * signed at issuance and revocation (a queue), re-signed at half their validity and for any
+ * certificate without one (a pass over `cert`), by one refresher thread of the ca process.
+ *
+ * The state lives beside the context (a small registry keyed by it) so that ca_ctx needs no new
+ * field; ca_ocsp_stop frees it, before ca_ctx_free frees the tokens its keys belong to.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ocsp.h"
+
+#define QUEUE_CAP       4096 /* (ca, serial) waiting; more are dropped, the pass covers them */
+#define PASS_BATCH      1024 /* responses signed per pass at most; the next pass comes soon */
+#define PASS_MIN_MS     2000 /* adaptive pass interval: twenty times the last pass, in bounds */
+#define PASS_MAX_MS     60000
+#define RESPONDER_SKEW  60 /* seconds a responder certificate is backdated (client clocks) */
+#define META_PREFIX     "ocsp.responder."
+#define NONCE_RATE_DEF  20
+#define RESP_DAYS_DEF   4
+#define RESP_DAYS_MAX   30
+#define RESP_SUBJECT_CN " OCSP Responder"
+
+struct responder {
+    int eligible;     /* an online CA: gets a responder */
+    int64_t validity; /* seconds of a response */
+    int64_t days;     /* of the responder certificate */
+    enum hsm_key_type type;
+    int nonce;           /* live nonce mode */
+    double rate, tokens; /* live responses per second; bucket */
+    uint64_t refill_ms;
+    struct hsm_key *key; /* NULL until set up */
+    EVP_PKEY *evp;
+    X509 *cert;
+};
+
+struct qent {
+    size_t ca;
+    unsigned char serial[STORE_SERIAL_MAX];
+    size_t len;
+};
+
+struct ocsp_state {
+    struct ca_ctx *ctx;
+    struct ocsp_state *next;
+    pthread_mutex_t sign_mu; /* responders and signing */
+    pthread_mutex_t mu;      /* queue, flags, stats */
+    pthread_cond_t cv;
+    pthread_t thread;
+    int running, stopping;
+    struct responder *r; /* ctx->ncas of them */
+    EVP_PKEY *throwaway[HSM_KEY_TYPE_MAX];
+    struct qent q[QUEUE_CAP];
+    size_t qhead, qlen;
+    struct ca_ocsp_stats stats;
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ocsp_state *reg;
+
+/* The state of ctx, or NULL. */
+static struct ocsp_state *state_of(struct ca_ctx *ctx)
+{
+    struct ocsp_state *s;
+
+    pthread_mutex_lock(&reg_mu);
+    for (s = reg; s != NULL && s->ctx != ctx; s = s->next)
+        ;
+    pthread_mutex_unlock(&reg_mu);
+    return s;
+}
+
+/* Reads one CA's ocsp_* keys. SIGNET_E_CONFIG names a bad one. */
+static enum signet_err read_conf(struct ca_ctx *ctx, struct ca_ent *ca, struct responder *r,
+                                 char *detail)
+{
+    char sec[CA_NAME_MAX + 8];
+    const char *v;
+    uint64_t n;
+    const struct ca_token_ent *t = ca->token >= 0 ? &ctx->tokens[ca->token] : NULL;
+
+    snprintf(sec, sizeof(sec), "ca.%s", ca->name);
+    r->validity = OCSP_VALIDITY_DEF;
+    r->days = RESP_DAYS_DEF;
+    r->type = HSM_KEY_EC_P256;
+    r->rate = NONCE_RATE_DEF;
+    r->eligible = ca->parent[0] != '\0' && t != NULL && strcmp(t->name, "root") != 0 &&
+                  (t->pin == NULL || strcmp(t->pin, "quorum") != 0) && ca->cert != NULL &&
+                  ca->store_id != 0;
+    if ((v = sg_conf_get(ctx->conf, sec, "ocsp_validity")) != NULL &&
+        (!sg_parse_duration(v, &r->validity) || r->validity < OCSP_VALIDITY_MIN ||
+         r->validity > OCSP_VALIDITY_MAX)) {
+        sg_detail(detail, "[%s] ocsp_validity = %.32s: give 8h to 10d (RFC 5019, CA/B BR 4.9.10)",
+                  sec, v);
+        return SIGNET_E_CONFIG;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "ocsp_responder_days")) != NULL) {
+        if (!sg_parse_u64(v, 1, RESP_DAYS_MAX, &n)) {
+            sg_detail(detail, "[%s] ocsp_responder_days = %.32s: give 1 to %d", sec, v,
+                      RESP_DAYS_MAX);
+            return SIGNET_E_CONFIG;
+        }
+        r->days = (int64_t)n;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "ocsp_key_type")) != NULL &&
+        !hsm_key_type_parse(v, &r->type)) {
+        sg_detail(detail, "[%s] ocsp_key_type = %.32s: give ec:P-256, ec:P-384, rsa:2048, ...", sec,
+                  v);
+        return SIGNET_E_CONFIG;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "ocsp_nonce")) != NULL) {
+        if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+            sg_detail(detail, "[%s] ocsp_nonce = %.32s: give yes or no", sec, v);
+            return SIGNET_E_CONFIG;
+        }
+        r->nonce = strcmp(v, "yes") == 0;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "ocsp_nonce_rate")) != NULL) {
+        if (!sg_parse_u64(v, 1, 10000, &n)) {
+            sg_detail(detail, "[%s] ocsp_nonce_rate = %.32s: give 1 to 10000 per second", sec, v);
+            return SIGNET_E_CONFIG;
+        }
+        r->rate = (double)n;
+    }
+    r->tokens = r->rate;
+    return SIGNET_OK;
+}
+
+static void state_free(struct ocsp_state *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; s->r != NULL && i < s->ctx->ncas; i++) {
+        EVP_PKEY_free(s->r[i].evp);
+        hsm_key_free(s->r[i].key);
+        X509_free(s->r[i].cert);
+    }
+    for (int i = 0; i < HSM_KEY_TYPE_MAX; i++)
+        EVP_PKEY_free(s->throwaway[i]);
+    free(s->r);
+    pthread_mutex_destroy(&s->sign_mu);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+/* The state of ctx, made (configuration read) when missing. */
+static enum signet_err state_get(struct ca_ctx *ctx, struct ocsp_state **out, char *detail)
+{
+    struct ocsp_state *s;
+    enum signet_err rc = SIGNET_OK;
+
+    pthread_mutex_lock(&reg_mu);
+    for (s = reg; s != NULL && s->ctx != ctx; s = s->next)
+        ;
+    if (s == NULL) {
+        if ((s = calloc(1, sizeof(*s))) == NULL ||
+            (s->r = calloc(ctx->ncas + 1, sizeof(*s->r))) == NULL) {
+            free(s);
+            s = NULL;
+            rc = SIGNET_E_NOMEM;
+            sg_detail(detail, "OCSP: out of memory");
+        } else {
+            s->ctx = ctx;
+            pthread_mutex_init(&s->sign_mu, NULL);
+            pthread_mutex_init(&s->mu, NULL);
+            pthread_cond_init(&s->cv, NULL);
+            for (size_t i = 0; i < ctx->ncas && rc == SIGNET_OK; i++)
+                rc = read_conf(ctx, &ctx->cas[i], &s->r[i], detail);
+            if (rc != SIGNET_OK) {
+                state_free(s);
+                s = NULL;
+            } else {
+                s->next = reg;
+                reg = s;
+            }
+        }
+    }
+    pthread_mutex_unlock(&reg_mu);
+    *out = s;
+    return rc;
+}
+
+/* A throwaway key of the responder key's type (lint signatures; never trusted). */
+static EVP_PKEY *throwaway(struct ocsp_state *s, enum hsm_key_type t)
+{
+    if (s->throwaway[t] != NULL)
+        return s->throwaway[t];
+    switch (t) {
+    case HSM_KEY_ED25519:
+        s->throwaway[t] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        break;
+    case HSM_KEY_EC_P384:
+        s->throwaway[t] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+        break;
+    case HSM_KEY_EC_P256:
+        s->throwaway[t] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        break;
+    default:
+        s->throwaway[t] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        break;
+    }
+    return s->throwaway[t];
+}
+
+/* Seconds since the epoch of an ASN1_TIME (0 on error). */
+static int64_t tsecs(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    return t != NULL && ASN1_TIME_to_tm(t, &tm) ? (int64_t)timegm(&tm) : 0;
+}
+
+/* 1 when the responder certificate can be used as it is (before half its life, right key). */
+static int responder_fresh(X509 *cert, EVP_PKEY *pub, X509 *issuer, int64_t now)
+{
+    struct ocsp_lint_result res = {0};
+    int64_t nb, na;
+
+    if (cert == NULL)
+        return 0;
+    nb = tsecs(X509_get0_notBefore(cert));
+    na = tsecs(X509_get0_notAfter(cert));
+    return EVP_PKEY_eq(X509_get0_pubkey(cert), pub) == 1 && now < nb + (na - nb) / 2 &&
+           ocsp_lint_responder(cert, issuer, &res) == 0;
+}
+
+/* Builds the responder TBS: subject "<CA CN> OCSP Responder", the extensions of RFC 6960. */
+static X509 *responder_tbs(struct ca_ent *ca, EVP_PKEY *pub, int64_t days)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    ASN1_NULL *nul = ASN1_NULL_new();
+    unsigned char serial[16];
+    char cn[CA_NAME_MAX + 32];
+    int64_t now = sg_now(), end = now + days * 86400, ca_end = tsecs(X509_get0_notAfter(ca->cert));
+    BIGNUM *bn = NULL;
+    ASN1_INTEGER *ai = NULL;
+    X509_EXTENSION *e[3] = {NULL};
+    int ok = 0;
+
+    if (end > ca_end)
+        end = ca_end;
+    snprintf(cn, sizeof(cn), "%s%s", ca->name, RESP_SUBJECT_CN);
+    if (x == NULL || name == NULL || nul == NULL || !ca_new_serial(serial) ||
+        (bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+        (ai = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || !X509_set_version(x, X509_VERSION_3) ||
+        !X509_set_serialNumber(x, ai) ||
+        !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)cn, -1, -1, 0) ||
+        !X509_set_subject_name(x, name) ||
+        !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) || !X509_set_pubkey(x, pub) ||
+        !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(now - RESPONDER_SKEW)) ||
+        !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)end))
+        goto out;
+    e[0] = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:FALSE");
+    e[1] = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage, "critical,digitalSignature");
+    e[2] = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "OCSPSigning");
+    if (e[0] == NULL || e[1] == NULL || e[2] == NULL || !X509_add_ext(x, e[0], -1) ||
+        !X509_add_ext(x, e[1], -1) || !X509_add_ext(x, e[2], -1) ||
+        !X509_add1_ext_i2d(x, NID_id_pkix_OCSP_noCheck, nul, 0, X509V3_ADD_DEFAULT) ||
+        !ca_add_ski_aki(x, ca->cert))
+        goto out;
+    ok = 1;
+out:
+    for (int i = 0; i < 3; i++)
+        X509_EXTENSION_free(e[i]);
+    ASN1_INTEGER_free(ai);
+    BN_free(bn);
+    ASN1_NULL_free(nul);
+    X509_NAME_free(name);
+    if (!ok) {
+        X509_free(x);
+        x = NULL;
+    }
+    return x;
+}
+
+struct meta_arg {
+    const char *name, *object;
+    const unsigned char *der;
+    size_t len;
+};
+
+static enum signet_err meta_fn(struct store_txn *txn, void *arg, char *detail)
+{
+    struct meta_arg *a = arg;
+    enum signet_err rc = store_txn_meta_put(txn, a->name, a->der, a->len, detail);
+
+    if (rc == SIGNET_OK)
+        rc = store_txn_audit(txn, "signetd", "ocsp-responder", a->object, detail);
+    return rc;
+}
+
+/* Issues the responder certificate (signed by the CA's token key), stores and publishes it. */
+static enum signet_err responder_issue(struct ocsp_state *s, struct ca_ent *ca, struct responder *r,
+                                       const char *meta, char *detail)
+{
+    EVP_PKEY *cakey = NULL;
+    X509 *x = responder_tbs(ca, hsm_key_public(r->key), r->days);
+    struct ocsp_lint_result res = {0};
+    unsigned char *der = NULL;
+    char path[4200], object[CA_NAME_MAX + 64], hex[2 * STORE_SERIAL_MAX + 1];
+    int len;
+    enum signet_err rc;
+
+    (void)s;
+    if (x == NULL) {
+        sg_detail(detail, "CA %s: cannot build the OCSP responder certificate", ca->name);
+        sg_detail_openssl(detail);
+        return SIGNET_E_CRYPTO;
+    }
+    if ((rc = ca_ent_key(s->ctx, ca, &cakey, detail)) != SIGNET_OK)
+        goto out;
+    rc = SIGNET_E_HSM;
+    if (X509_sign(x, cakey, ca_sign_md(X509_get0_pubkey(ca->cert))) <= 0 ||
+        X509_verify(x, X509_get0_pubkey(ca->cert)) != 1) {
+        sg_detail(detail, "CA %s: signing the OCSP responder certificate failed", ca->name);
+        sg_detail_openssl(detail);
+        goto out;
+    }
+    if (ocsp_lint_responder(x, ca->cert, &res) > 0) {
+        sg_log(SG_LOG_ERR, "ocsp lint: CA %s responder: %s", ca->name, res.msg[0]);
+        sg_detail(detail, "CA %s: responder certificate lint: %s", ca->name, res.msg[0]);
+        rc = SIGNET_E_LINT;
+        goto out;
+    }
+    if ((len = i2d_X509(x, &der)) <= 0) {
+        rc = SIGNET_E_CRYPTO;
+        goto out;
+    }
+    {
+        const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+        sg_hex_encode(ASN1_STRING_get0_data(sn),
+                      (size_t)ASN1_STRING_length(sn) > STORE_SERIAL_MAX
+                          ? STORE_SERIAL_MAX
+                          : (size_t)ASN1_STRING_length(sn),
+                      hex);
+    }
+    snprintf(object, sizeof(object), "%s/%s", ca->name, hex);
+    struct meta_arg a = {meta, object, der, (size_t)len};
+    if ((rc = store_write(s->ctx->st, meta_fn, &a, detail)) != SIGNET_OK)
+        goto out;
+    snprintf(path, sizeof(path), "%s/%s-ocsp.crt", s->ctx->public_dir, ca->name);
+    if (ca_write_cert(path, x, NULL) != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "CA %s: could not write %s (the store has the responder)", ca->name,
+               path);
+    sg_log(SG_LOG_INFO, "CA %s: OCSP responder certificate %s issued", ca->name, hex);
+    X509_free(r->cert);
+    r->cert = x;
+    x = NULL;
+out:
+    OPENSSL_free(der);
+    X509_free(x);
+    return rc;
+}
+
+/*
+ * Makes sure CA i has a usable responder (caller holds sign_mu): finds or generates the key
+ * "<ca>-ocsp" on the CA's token, loads the certificate from the store, and issues a new one when
+ * there is none, it is past half its life or it does not match the key.
+ */
+static enum signet_err responder_ready(struct ocsp_state *s, size_t i, char *detail)
+{
+    struct ca_ctx *ctx = s->ctx;
+    struct ca_ent *ca = &ctx->cas[i];
+    struct responder *r = &s->r[i];
+    struct hsm_token *tok;
+    char label[CA_NAME_MAX + 8], uri[600], meta[STORE_META_NAME_MAX + CA_NAME_MAX], tlabel[64];
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    enum signet_err rc;
+
+    if (!r->eligible) {
+        sg_detail(detail, "CA %s: not served by OCSP (a root, or its key is on no online token)",
+                  ca->name);
+        return SIGNET_E_POLICY;
+    }
+    snprintf(label, sizeof(label), "%s-ocsp", ca->name);
+    snprintf(meta, sizeof(meta), META_PREFIX "%s", ca->name);
+    if (r->key == NULL) {
+        if ((rc = ca_token(ctx, ctx->tokens[ca->token].name, &tok, detail)) != SIGNET_OK)
+            return rc;
+        ca_uri_attr(ca->key_uri, "token", tlabel, sizeof(tlabel));
+        snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=%s", tlabel, label);
+        rc = hsm_key_find(tok, uri, &r->key, NULL);
+        if (rc == SIGNET_E_NOTFOUND) {
+            sg_log(SG_LOG_INFO, "CA %s: generating the OCSP responder key %s (%s)", ca->name, label,
+                   hsm_key_type_name(r->type));
+            rc = hsm_keygen(tok, label, r->type, 0, &r->key, detail);
+        }
+        if (rc != SIGNET_OK || (rc = hsm_key_evp(r->key, &r->evp, detail)) != SIGNET_OK)
+            return rc;
+        r->type = hsm_key_type(r->key);
+    }
+    if (r->cert == NULL && (buf = malloc(STORE_DER_MAX)) != NULL &&
+        store_meta_get(ctx->st, meta, buf, STORE_DER_MAX, &len, NULL) == SIGNET_OK) {
+        const unsigned char *p = buf;
+        r->cert = d2i_X509(NULL, &p, (long)len);
+    }
+    free(buf);
+    if (responder_fresh(r->cert, hsm_key_public(r->key), ca->cert, sg_now()))
+        return SIGNET_OK;
+    return responder_issue(s, ca, r, meta, detail);
+}
+
+/* The CA index of name, or ctx->ncas. */
+static size_t ca_index(struct ca_ctx *ctx, const char *name)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < ctx->ncas; i++)
+        if (strcmp(ctx->cas[i].name, name) == 0)
+            break;
+    return name != NULL ? i : ctx->ncas;
+}
+
+/* Signs both CertID hashes of one response (caller holds sign_mu and made the responder). */
+static enum signet_err sign_pair(struct ocsp_state *s, size_t i, struct ocsp_single *one,
+                                 struct store_ocsp *rec, char *detail)
+{
+    struct responder *r = &s->r[i];
+    EVP_PKEY *tk = throwaway(s, r->type);
+    enum signet_err rc = SIGNET_OK;
+
+    if (tk == NULL) {
+        sg_detail(detail, "OCSP: cannot make a throwaway lint key");
+        return SIGNET_E_CRYPTO;
+    }
+    for (int h = 0; h < STORE_OCSP_NHASH && rc == SIGNET_OK; h++) {
+        one->hash = (enum store_ocsp_hash)h;
+        rc = ocsp_response_make(one, r->cert, r->evp, tk, &rec->der[h], &rec->der_len[h], detail);
+    }
+    return rc;
+}
+
+/* Fills the response's times: now, and now + validity clamped to the responder's notAfter. */
+static void set_times(const struct responder *r, struct ocsp_single *one)
+{
+    int64_t now = sg_now(), until = tsecs(X509_get0_notAfter(r->cert));
+
+    one->produced_at = now;
+    one->this_update = now;
+    one->next_update = now + r->validity;
+    if (one->next_update > until)
+        one->next_update = until;
+}
+
+/* Signs and stores the response of one certificate record (caller holds sign_mu). */
+static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct store_cert *c,
+                                   char *detail)
+{
+    struct ca_ent *ca = &s->ctx->cas[i];
+    struct ocsp_single one = {0};
+    struct store_ocsp rec = {0};
+    enum signet_err rc;
+
+    if (c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED) {
+        sg_detail(detail, "CA %s: the certificate is %s; no OCSP response yet", ca->name,
+                  store_cert_state_name(c->state));
+        return SIGNET_E_POLICY;
+    }
+    if ((rc = responder_ready(s, i, detail)) != SIGNET_OK)
+        return rc;
+    one.issuer = ca->cert;
+    one.serial = c->serial;
+    one.serial_len = c->serial_len;
+    one.status = c->state == STORE_CERT_REVOKED ? OCSP_CS_REVOKED : OCSP_CS_GOOD;
+    one.revoked_at = c->revoked_at;
+    one.reason =
+        c->state == STORE_CERT_REVOKED && c->reason >= 0 && c->reason <= 10 && c->reason != 7
+            ? c->reason
+            : -1;
+    set_times(&s->r[i], &one);
+    if ((rc = sign_pair(s, i, &one, &rec, detail)) == SIGNET_OK) {
+        rec.this_update = one.this_update;
+        rec.next_update = one.next_update;
+        rec.status = (int)one.status;
+        rc = store_ocsp_put(s->ctx->st, ca->store_id, c->serial, c->serial_len, &rec, detail);
+    }
+    for (int h = 0; h < STORE_OCSP_NHASH; h++)
+        free(rec.der[h]);
+    pthread_mutex_lock(&s->mu);
+    if (rc == SIGNET_OK)
+        s->stats.signed_total++;
+    else
+        s->stats.sign_failures++;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Presign by CA index and serial octets. */
+static enum signet_err presign_one(struct ocsp_state *s, size_t i, const unsigned char *serial,
+                                   size_t len, char *detail)
+{
+    struct store_cert *c = NULL;
+    enum signet_err rc;
+
+    if ((rc = store_cert_get(s->ctx->st, s->ctx->cas[i].store_id, serial, len, &c, detail)) ==
+        SIGNET_E_NOTFOUND)
+        sg_detail(detail, "CA %s: no such certificate", s->ctx->cas[i].name);
+    if (rc == SIGNET_OK) {
+        pthread_mutex_lock(&s->sign_mu);
+        rc = presign_rec(s, i, c, detail);
+        pthread_mutex_unlock(&s->sign_mu);
+    }
+    store_cert_free(c);
+    return rc;
+}
+
+/* Parses a hex serial into octets. 1 = ok. */
+static int parse_serial(const char *hex, unsigned char out[STORE_SERIAL_MAX], size_t *len)
+{
+    long n = hex != NULL && strlen(hex) <= 2 * STORE_SERIAL_MAX
+                 ? sg_hex_decode(hex, out, STORE_SERIAL_MAX)
+                 : -1;
+
+    *len = n > 0 ? (size_t)n : 0;
+    return n > 0;
+}
+
+enum signet_err ca_ocsp_presign(struct ca_ctx *ctx, const char *ca, const char *serial_hex,
+                                char *detail)
+{
+    struct ocsp_state *s;
+    unsigned char serial[STORE_SERIAL_MAX];
+    size_t len, i = ca_index(ctx, ca);
+    enum signet_err rc;
+
+    if (i >= ctx->ncas) {
+        sg_detail(detail, "CA %s: no such CA; see `signet ca list`", ca ? ca : "(none)");
+        return SIGNET_E_NOTFOUND;
+    }
+    if (!parse_serial(serial_hex, serial, &len)) {
+        sg_detail(detail, "serial %.48s: give 1 to 20 octets in hex", serial_hex ? serial_hex : "");
+        return SIGNET_E_USAGE;
+    }
+    if ((rc = state_get(ctx, &s, detail)) != SIGNET_OK)
+        return rc;
+    return presign_one(s, i, serial, len, detail);
+}
+
+void ca_ocsp_enqueue(struct ca_ctx *ctx, const char *ca, const char *serial_hex)
+{
+    struct ocsp_state *s = state_of(ctx);
+    size_t i = ca_index(ctx, ca);
+    struct qent e = {0};
+
+    if (s == NULL || i >= ctx->ncas || !s->r[i].eligible ||
+        !parse_serial(serial_hex, e.serial, &e.len))
+        return;
+    e.ca = i;
+    pthread_mutex_lock(&s->mu);
+    if (s->qlen < QUEUE_CAP) {
+        s->q[(s->qhead + s->qlen) % QUEUE_CAP] = e;
+        s->qlen++;
+        pthread_cond_signal(&s->cv);
+    } else {
+        s->stats.queue_dropped++;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- the pass ---- */
+
+struct pass_arg {
+    struct ocsp_state *s;
+    size_t ca;
+    int64_t now;
+    struct store_cert **work; /* copies of the records to sign */
+    size_t nwork, cap;
+    uint64_t overdue, stale, missing;
+};
+
+/* Per certificate: counts and picks those whose response is missing, wrong or half-way. */
+static int pass_cb(const struct store_cert *c, void *arg)
+{
+    struct pass_arg *a = arg;
+    struct ca_ent *ca = &a->s->ctx->cas[a->ca];
+    int64_t tu = 0, nu = 0;
+    int status = -1, need;
+    size_t len;
+    enum signet_err rc;
+
+    if ((c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED) || c->not_after < a->now)
+        return 1;
+    rc = store_ocsp_read(a->s->ctx->st, ca->store_id, c->serial, c->serial_len, STORE_OCSP_SHA1,
+                         NULL, 0, &len, &tu, &nu, &status, NULL);
+    need = rc != SIGNET_OK || status != (c->state == STORE_CERT_REVOKED ? 1 : 0) ||
+           a->now >= tu + (nu - tu) / 2;
+    if (rc != SIGNET_OK)
+        a->missing++;
+    else if (a->now >= nu)
+        a->stale++;
+    else if (a->now >= tu + (nu - tu) / 2)
+        a->overdue++;
+    if (need && a->nwork < a->cap) {
+        struct store_cert *cp = calloc(1, sizeof(*cp));
+        if (cp != NULL) {
+            *cp = *c;
+            cp->der = NULL;
+            cp->der_len = 0;
+            a->work[a->nwork++] = cp;
+        }
+    }
+    return 1;
+}
+
+/* One full pass over every served CA; returns 1 when the batch was full (more to do soon). */
+static int pass_run(struct ocsp_state *s, char *detail)
+{
+    struct ca_ctx *ctx = s->ctx;
+    struct pass_arg a = {.s = s, .now = sg_now(), .cap = PASS_BATCH};
+    uint64_t responders = 0;
+    int64_t until = 0;
+    int full = 0;
+
+    if ((a.work = calloc(PASS_BATCH, sizeof(*a.work))) == NULL)
+        return 0;
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        char why[SIGNET_DETAIL_MAX] = "";
+        if (!s->r[i].eligible)
+            continue;
+        pthread_mutex_lock(&s->sign_mu);
+        if (responder_ready(s, i, why) != SIGNET_OK) {
+            sg_log(SG_LOG_ERR, "OCSP: CA %s: responder not ready: %s", ctx->cas[i].name, why);
+            sg_detail(detail, "%s", why);
+        } else {
+            int64_t na = tsecs(X509_get0_notAfter(s->r[i].cert));
+            responders++;
+            until = until == 0 || na < until ? na : until;
+        }
+        pthread_mutex_unlock(&s->sign_mu);
+        a.ca = i;
+        a.nwork = 0;
+        store_cert_iter(ctx->st, ctx->cas[i].store_id, 0, pass_cb, &a, NULL);
+        full |= a.nwork == a.cap;
+        for (size_t k = 0; k < a.nwork; k++) {
+            char d[SIGNET_DETAIL_MAX] = "";
+            int64_t tu = 0, nu = 0;
+            int st = -1;
+            size_t len;
+            int had = store_ocsp_read(ctx->st, ctx->cas[i].store_id, a.work[k]->serial,
+                                      a.work[k]->serial_len, STORE_OCSP_SHA1, NULL, 0, &len, &tu,
+                                      &nu, &st, NULL) == SIGNET_OK;
+            pthread_mutex_lock(&s->sign_mu);
+            enum signet_err rc = presign_rec(s, i, a.work[k], d);
+            pthread_mutex_unlock(&s->sign_mu);
+            if (rc != SIGNET_OK) {
+                sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", ctx->cas[i].name, d);
+            } else if (!had) {
+                a.missing--;
+            } else if (a.now >= nu) {
+                a.stale--;
+            } else if (a.now >= tu + (nu - tu) / 2) {
+                a.overdue--;
+            }
+            free(a.work[k]);
+        }
+    }
+    free(a.work);
+    pthread_mutex_lock(&s->mu);
+    s->stats.responders = responders;
+    s->stats.responder_until = until;
+    s->stats.overdue = a.overdue;
+    s->stats.stale = a.stale;
+    s->stats.missing = a.missing;
+    s->stats.last_pass = sg_now();
+    pthread_mutex_unlock(&s->mu);
+    return full;
+}
+
+enum signet_err ca_ocsp_refresh(struct ca_ctx *ctx, char *detail)
+{
+    struct ocsp_state *s;
+    enum signet_err rc = state_get(ctx, &s, detail);
+    char why[SIGNET_DETAIL_MAX] = "";
+
+    if (rc != SIGNET_OK)
+        return rc;
+    while (pass_run(s, why))
+        ;
+    return SIGNET_OK;
+}
+
+/* Signs what is queued (mu held on entry and exit). */
+static void drain_queue(struct ocsp_state *s)
+{
+    while (s->qlen > 0 && !s->stopping) {
+        struct qent e = s->q[s->qhead];
+        char d[SIGNET_DETAIL_MAX] = "";
+        s->qhead = (s->qhead + 1) % QUEUE_CAP;
+        s->qlen--;
+        pthread_mutex_unlock(&s->mu);
+        if (presign_one(s, e.ca, e.serial, e.len, d) != SIGNET_OK)
+            sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", s->ctx->cas[e.ca].name, d);
+        pthread_mutex_lock(&s->mu);
+    }
+}
+
+/* The refresher: the queue first, then a pass whenever its adaptive interval has passed. */
+static void *refresher(void *arg)
+{
+    struct ocsp_state *s = arg;
+    uint64_t next = 0, interval = PASS_MIN_MS;
+
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        uint64_t now = sg_mono_ms();
+        drain_queue(s);
+        if (s->stopping)
+            break;
+        if (now >= next) {
+            uint64_t t0 = sg_mono_ms();
+            char d[SIGNET_DETAIL_MAX] = "";
+            int full;
+            pthread_mutex_unlock(&s->mu);
+            full = pass_run(s, d);
+            pthread_mutex_lock(&s->mu);
+            interval = (sg_mono_ms() - t0) * 20;
+            interval = interval < PASS_MIN_MS   ? PASS_MIN_MS
+                       : interval > PASS_MAX_MS ? PASS_MAX_MS
+                                                : interval;
+            next = sg_mono_ms() + (full ? 100 : interval);
+            continue;
+        }
+        if (s->qlen == 0) {
+            struct timespec ts;
+            uint64_t wait = next - now;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+enum signet_err ca_ocsp_start(struct ca_ctx *ctx, char *detail)
+{
+    struct ocsp_state *s;
+    enum signet_err rc = state_get(ctx, &s, detail);
+
+    if (rc != SIGNET_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    if (!s->running) {
+        s->stopping = 0;
+        if (pthread_create(&s->thread, NULL, refresher, s) != 0) {
+            sg_detail(detail, "OCSP: cannot start the refresher thread: %s", strerror(errno));
+            rc = SIGNET_E_INTERNAL;
+        } else {
+            s->running = 1;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void ca_ocsp_stop(struct ca_ctx *ctx)
+{
+    struct ocsp_state *s, **pp;
+
+    if (ctx == NULL)
+        return;
+    pthread_mutex_lock(&reg_mu);
+    for (pp = &reg; *pp != NULL && (*pp)->ctx != ctx; pp = &(*pp)->next)
+        ;
+    s = *pp;
+    if (s != NULL)
+        *pp = s->next;
+    pthread_mutex_unlock(&reg_mu);
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->running)
+        pthread_join(s->thread, NULL);
+    state_free(s);
+}
+
+void ca_ocsp_stats(struct ca_ctx *ctx, struct ca_ocsp_stats *out)
+{
+    struct ocsp_state *s = state_of(ctx);
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->queue_len = s->qlen;
+    pthread_mutex_unlock(&s->mu);
+}
+
+enum signet_err ca_ocsp_health(struct ca_ctx *ctx, char *detail)
+{
+    struct ca_ocsp_stats st;
+
+    ca_ocsp_stats(ctx, &st);
+    if (st.stale > 0 || st.overdue > 0) {
+        sg_detail(detail,
+                  "ocsp: %llu response(s) stale and %llu overdue: the refresher is behind; "
+                  "check the HSM and the log",
+                  (unsigned long long)st.stale, (unsigned long long)st.overdue);
+        return SIGNET_E_HSM_UNAVAILABLE;
+    }
+    return SIGNET_OK;
+}
+
+/* ---- live nonce mode ---- */
+
+/* Takes one token from CA i's bucket. 1 = allowed. */
+static int rate_take(struct ocsp_state *s, size_t i)
+{
+    struct responder *r = &s->r[i];
+    uint64_t now = sg_mono_ms();
+    int ok;
+
+    pthread_mutex_lock(&s->mu);
+    r->tokens += (double)(now - r->refill_ms) * r->rate / 1000.0;
+    if (r->tokens > r->rate)
+        r->tokens = r->rate;
+    r->refill_ms = now;
+    ok = r->tokens >= 1.0;
+    if (ok)
+        r->tokens -= 1.0;
+    else
+        s->stats.live_refused++;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+/* The served CA whose hashes the CertID carries, or ctx->ncas. */
+static size_t find_issuer(struct ocsp_state *s, const struct ocsp_certid *id)
+{
+    unsigned char nh[OCSP_HASH_MAX], kh[OCSP_HASH_MAX];
+
+    for (size_t i = 0; i < s->ctx->ncas; i++)
+        if (s->r[i].eligible && ocsp_issuer_hashes(s->ctx->cas[i].cert, id->hash, nh, kh) &&
+            memcmp(nh, id->name_hash, id->hash_len) == 0 &&
+            memcmp(kh, id->key_hash, id->hash_len) == 0)
+            return i;
+    return s->ctx->ncas;
+}
+
+/* Copies an error response into *out. */
+static enum signet_err live_error(enum ocsp_resp_status st, unsigned char **out, size_t *len)
+{
+    const unsigned char *d = ocsp_error_der(st, len);
+
+    if ((*out = malloc(*len)) == NULL)
+        return SIGNET_E_NOMEM;
+    memcpy(*out, d, *len);
+    return SIGNET_OK;
+}
+
+enum signet_err ca_ocsp_sign_live(struct ca_ctx *ctx, const unsigned char *req, size_t len,
+                                  unsigned char **out, size_t *out_len, char *detail)
+{
+    struct ocsp_state *s = NULL;
+    struct ocsp_request q;
+    struct store_cert *c = NULL;
+    struct ocsp_single one = {0};
+    size_t i;
+    enum signet_err rc;
+
+    *out = NULL;
+    *out_len = 0;
+    if (state_get(ctx, &s, detail) != SIGNET_OK)
+        return live_error(OCSP_RS_INTERNAL, out, out_len);
+    if (ocsp_request_parse(req, len, 1, &q, detail) != OCSP_RS_SUCCESSFUL ||
+        q.nonce_state == OCSP_NONCE_BAD)
+        return live_error(OCSP_RS_MALFORMED, out, out_len);
+    if ((i = find_issuer(s, &q.id[0])) >= ctx->ncas || !s->r[i].nonce || q.id[0].serial_len == 0 ||
+        store_cert_get(ctx->st, ctx->cas[i].store_id, q.id[0].serial, q.id[0].serial_len, &c,
+                       NULL) != SIGNET_OK ||
+        (c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED)) {
+        store_cert_free(c);
+        return live_error(OCSP_RS_UNAUTHORIZED, out, out_len);
+    }
+    if (!rate_take(s, i)) {
+        store_cert_free(c);
+        return live_error(OCSP_RS_TRYLATER, out, out_len);
+    }
+    pthread_mutex_lock(&s->sign_mu);
+    if ((rc = responder_ready(s, i, detail)) == SIGNET_OK) {
+        one.issuer = ctx->cas[i].cert;
+        one.hash = q.id[0].hash;
+        one.serial = c->serial;
+        one.serial_len = c->serial_len;
+        one.status = c->state == STORE_CERT_REVOKED ? OCSP_CS_REVOKED : OCSP_CS_GOOD;
+        one.revoked_at = c->revoked_at;
+        one.reason =
+            one.status == OCSP_CS_REVOKED && c->reason >= 0 && c->reason <= 10 && c->reason != 7
+                ? c->reason
+                : -1;
+        one.nonce = q.nonce_state == OCSP_NONCE_OK ? q.nonce : NULL;
+        one.nonce_len = q.nonce_state == OCSP_NONCE_OK ? q.nonce_len : 0;
+        set_times(&s->r[i], &one);
+        rc = ocsp_response_make(&one, s->r[i].cert, s->r[i].evp, throwaway(s, s->r[i].type), out,
+                                out_len, detail);
+    }
+    pthread_mutex_unlock(&s->sign_mu);
+    store_cert_free(c);
+    if (rc == SIGNET_OK) {
+        pthread_mutex_lock(&s->mu);
+        s->stats.live_signed++;
+        pthread_mutex_unlock(&s->mu);
+        return SIGNET_OK;
+    }
+    sg_log(SG_LOG_ERR, "OCSP live: %s", detail ? detail : "signing failed");
+    return live_error(OCSP_RS_TRYLATER, out, out_len);
+}
