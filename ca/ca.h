@@ -309,4 +309,100 @@ enum signet_err ca_ocsp_health(struct ca_ctx *ctx, char *detail);
 enum signet_err ca_ocsp_sign_live(struct ca_ctx *ctx, const unsigned char *req, size_t len,
                                   unsigned char **out, size_t *out_len, char *detail);
 
+/* ---- revocation (revoke.c) ---- */
+
+struct ca_revoke_request {
+    const char *ca;          /* CA name; NULL: the CA that holds the serial (the HTTP API) */
+    const char *serial_hex;  /* hex, 1 to 20 octets; a 0x prefix and odd digit counts accepted */
+    int reason;              /* RFC 5280 CRLReason (ca_revoke_reason); not removeFromCRL */
+    int64_t invalidity_date; /* RFC 5280 5.3.2; 0 = none */
+    const char *requester;   /* who asked ("cli:uid=0", "client:demo"): audited */
+    /* rights (the HTTP API): NULL/NULL = operator; else the certificate's profile must pass */
+    const char *const *allowed_profiles; /* NULL-terminated profiles the client may use */
+    int (*may_revoke)(const char *profile, void *arg); /* or a callback: 1 = may */
+    void *may_arg;
+};
+
+struct ca_revoked {
+    char ca[CA_NAME_MAX];
+    char serial[2 * STORE_SERIAL_MAX + 1]; /* lowercase hex, minimal */
+    char profile[CA_NAME_MAX];
+    int64_t revoked_at;
+    int reason;
+};
+
+/*
+ * Parses an RFC 5280 reason name for revocation ("keyCompromise", ...); removeFromCRL and
+ * unknown names are SIGNET_E_USAGE with the list of names.
+ */
+enum signet_err ca_revoke_reason(const char *name, int *out, char *detail);
+
+/*
+ * Revokes a certificate: one durable write sets the cert record REVOKED (time, reason,
+ * invalidity date), writes the revoked index and appends an audit entry; keyCompromise also
+ * puts the certificate's SPKI SHA-256 in the blocked-key table. Then the revoke hook runs and
+ * the CA's CRL is marked dirty (ca_crl_mark_dirty). A PENDING record may be revoked.
+ * Errors (nothing changed): SIGNET_E_USAGE (serial not hex or too long, bad reason, invalidity
+ * date in the future), SIGNET_E_NOTFOUND (no such serial, or not under the CA named: the detail
+ * says which CA has it), SIGNET_E_EXISTS (already revoked), SIGNET_E_POLICY (expired),
+ * SIGNET_E_FORBIDDEN (profile not in the request's rights), SIGNET_E_STORE*.
+ * out (may be NULL) receives what was revoked.
+ */
+enum signet_err ca_revoke(struct ca_ctx *ctx, const struct ca_revoke_request *req,
+                          struct ca_revoked *out, char *detail);
+
+/*
+ * Called after each durable revocation (ca name, minimal hex serial), from the revoking thread:
+ * the place where the OCSP response of that certificate is re-signed (ca_ocsp_presign). One
+ * hook per process; NULL removes it.
+ */
+typedef void (*ca_revoke_hook_fn)(struct ca_ctx *ctx, const char *ca, const char *serial_hex,
+                                  void *arg);
+void ca_revoke_set_hook(ca_revoke_hook_fn fn, void *arg);
+
+/* ---- CRLs (crl.c) ---- */
+
+struct ca_crl_result {
+    uint64_t number;  /* of the full CRL (or of shard 0) */
+    size_t entries;   /* entries of the full CRL (all shards together) */
+    size_t bytes;     /* DER size of the full CRL (all shards together) */
+    size_t published; /* CRLs written (full, delta, shards) */
+    int64_t next_update;
+};
+
+/*
+ * Generates, lints, signs, verifies and publishes the CRLs of a CA ([ca.NAME] crl_validity,
+ * crl_delta, crl_shards, crl_url; docs/crl.md): for each stream the next CRL number is persisted
+ * first (so a crash leaves it above any published number), the TBS is built by one cursor pass,
+ * signed with a throwaway key and linted, signed on the token and verified with the CA's public
+ * key, compared with the last published CRL of the stream (an unexpired entry missing refuses),
+ * stored in the crl database and written to public/crl/NAME[-delta|-shard-K].crl atomically.
+ * Errors: SIGNET_E_NOTFOUND (CA), SIGNET_E_CONFIG, SIGNET_E_LINT, SIGNET_E_POLICY (would lose an
+ * entry), SIGNET_E_HSM*, SIGNET_E_PIN, SIGNET_E_STORE*, SIGNET_E_IO. out may be NULL.
+ */
+enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *ca, struct ca_crl_result *out,
+                                char *detail);
+
+/*
+ * The CRL URLs to put in a certificate of (ca, serial): cdp receives the CRL distribution point
+ * (shard K's "-shard-K" URL when the CA is sharded), freshest the delta CRL's URL when the CA
+ * publishes deltas ("" otherwise). cdp is "" when the CA has no crl_url. Caps: CRL_URL_MAX (512)
+ * is enough. SIGNET_E_NOTFOUND for an unknown CA, SIGNET_E_CONFIG for a URL that does not fit.
+ */
+enum signet_err ca_crl_urls(struct ca_ctx *ctx, const char *ca, const unsigned char *serial,
+                            size_t serial_len, char *cdp, size_t cdp_cap, char *freshest,
+                            size_t freshest_cap, char *detail);
+
+/* Marks the CA's CRL dirty: the scheduler signs a new one crl_delay after the first mark. */
+void ca_crl_mark_dirty(struct ca_ctx *ctx, const char *ca);
+/*
+ * Starts the CRL scheduler of signetd's ca process: one thread, woken by ca_crl_mark_dirty,
+ * that regenerates dirty CRLs after crl_delay and re-signs each CRL before its nextUpdate (at
+ * half its validity or one day before, whichever is sooner). It serves CAs with a parent and a
+ * crl_url (a root's CRL is a ceremony). One scheduler per process.
+ */
+enum signet_err ca_crl_scheduler_start(struct ca_ctx *ctx, char *detail);
+/* Stops and joins the scheduler thread (a generation in progress finishes first). NULL-safe. */
+void ca_crl_scheduler_stop(struct ca_ctx *ctx);
+
 #endif

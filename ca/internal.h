@@ -150,4 +150,12 @@ size_t ca_lint_cert(const unsigned char *der, size_t len, X509 *issuer, struct c
 enum signet_err ca_request_queue(struct ca_ctx *ctx, const char *ca, const char *profile,
                                  const char *requester, X509_REQ *csr, char *out_id, char *detail);
 
+/* ---- CRLs (crl.c) ---- */
+
+/*
+ * Test hook: when set to 1, ca_crl_generate fails with SIGNET_E_INTERNAL right after the CRL
+ * number is persisted and before anything is published (a crash between the two).
+ */
+void ca_crl_test_fail_after_number(int on);
+
 #endif

@@ -12,6 +12,7 @@
 #define SIGNET_CRL_H
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include "common.h"
 #include "hsmbind.h"
@@ -19,18 +20,7 @@
 
 /* ---- reason codes (RFC 5280 5.3.1) ---- */
 
-enum crl_reason {
-    CRL_REASON_UNSPECIFIED = 0,
-    CRL_REASON_KEY_COMPROMISE = 1,
-    CRL_REASON_CA_COMPROMISE = 2,
-    CRL_REASON_AFFILIATION_CHANGED = 3,
-    CRL_REASON_SUPERSEDED = 4,
-    CRL_REASON_CESSATION_OF_OPERATION = 5,
-    CRL_REASON_CERTIFICATE_HOLD = 6,
-    CRL_REASON_REMOVE_FROM_CRL = 8, /* only in delta CRLs; never a revocation reason */
-    CRL_REASON_PRIVILEGE_WITHDRAWN = 9,
-    CRL_REASON_AA_COMPROMISE = 10,
-};
+/* The codes are OpenSSL's CRL_REASON_* (x509v3.h): KEY_COMPROMISE = 1, ..., AA_COMPROMISE = 10. */
 
 /*
  * Parses an RFC 5280 reason name ("keyCompromise", case-sensitive as the RFC spells it) into

@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * CRL generation and publication (DESIGN.md "Revocation, CRLs and OCSP"): number persisted
+ * first, one cursor pass, throwaway signature and lint, token signature verified with the CA's
+ * key, comparison with the last published CRL of the stream, then the crl database and
+ * public/crl/. The scheduler of signetd's ca process is at the end of the file.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crl.h"
+
+#define DAY             86400
+#define VALIDITY_DEF    (7 * DAY)
+#define VALIDITY_LEAF   (10 * DAY)  /* subscriber-issuing CAs */
+#define VALIDITY_CA     (365 * DAY) /* CAs that issue only CAs */
+#define DELAY_DEF       60
+#define KEEP_PER_STREAM 2                 /* CRLs kept in the crl database per stream */
+#define LINT_PARSE_MAX  ((size_t)8 << 20) /* OpenSSL parses CRLs up to this size whole */
+#define BACKDATE        60                /* thisUpdate a minute back: clock skew */
+
+static int fail_after_number;                                /* test hook */
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER; /* one generation at a time */
+
+void ca_crl_test_fail_after_number(int on)
+{
+    fail_after_number = on;
+}
+
+struct crl_cfg {
+    int64_t validity;
+    int64_t delay;
+    int delta;
+    unsigned shards;
+    int only_user; /* the CA issues subscriber certificates */
+};
+
+/* 1 when any profile of the CA issues end-entity certificates. */
+static int issues_leaves(struct ca_ctx *ctx, const struct ca_ent *ca)
+{
+    int leaves = 0;
+
+    pthread_rwlock_rdlock(&ctx->policy_lock);
+    for (char **p = ca->profile_list; p != NULL && *p != NULL; p++) {
+        const struct policy_profile *pr = policy_set_get(ctx->policies, *p);
+        if (pr == NULL || !policy_profile_is_ca(pr))
+            leaves = 1;
+    }
+    pthread_rwlock_unlock(&ctx->policy_lock);
+    return leaves;
+}
+
+/* Reads [ca.NAME] crl_validity, crl_delay, crl_delta, crl_shards; checks the bounds. */
+static enum signet_err load_cfg(struct ca_ctx *ctx, const struct ca_ent *ca, struct crl_cfg *c,
+                                char *detail)
+{
+    char sec[96];
+    const char *v;
+    uint64_t n;
+    int64_t max;
+
+    snprintf(sec, sizeof(sec), "ca.%s", ca->name);
+    memset(c, 0, sizeof(*c));
+    c->validity = VALIDITY_DEF;
+    c->delay = DELAY_DEF;
+    c->only_user = issues_leaves(ctx, ca);
+    max = c->only_user ? VALIDITY_LEAF : VALIDITY_CA;
+    if ((v = sg_conf_get(ctx->conf, sec, "crl_validity")) != NULL &&
+        (!sg_parse_duration(v, &c->validity) || c->validity < 3600 || c->validity > max)) {
+        sg_detail(detail, "[%s] crl_validity = %.32s: give a duration from 1h to %lldd (%s)", sec,
+                  v, (long long)(max / DAY),
+                  c->only_user ? "a CA issuing subscriber certificates" : "a CA of CAs");
+        return SIGNET_E_CONFIG;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "crl_delay")) != NULL &&
+        (!sg_parse_duration(v, &c->delay) || c->delay < 0 || c->delay > DAY)) {
+        sg_detail(detail, "[%s] crl_delay = %.32s: give a duration from 0s to 1d", sec, v);
+        return SIGNET_E_CONFIG;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "crl_delta")) != NULL) {
+        if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+            sg_detail(detail, "[%s] crl_delta = %.32s: yes or no", sec, v);
+            return SIGNET_E_CONFIG;
+        }
+        c->delta = strcmp(v, "yes") == 0;
+    }
+    if ((v = sg_conf_get(ctx->conf, sec, "crl_shards")) != NULL) {
+        if (!sg_parse_u64(v, 0, CRL_SHARDS_MAX, &n)) {
+            sg_detail(detail, "[%s] crl_shards = %.32s: 0 to %d", sec, v, CRL_SHARDS_MAX);
+            return SIGNET_E_CONFIG;
+        }
+        c->shards = n > 1 ? (unsigned)n : 0;
+    }
+    if ((c->delta || c->shards) && ca->crl_url == NULL) {
+        sg_detail(detail, "[%s] crl_delta and crl_shards need crl_url (their IDPs name it)", sec);
+        return SIGNET_E_CONFIG;
+    }
+    if (c->delta && c->shards) {
+        sg_detail(detail, "[%s] crl_delta with crl_shards is not supported: choose one", sec);
+        return SIGNET_E_CONFIG;
+    }
+    return SIGNET_OK;
+}
+
+/* A throwaway key of the CA key's type (the lint signature), shared with issuance's slots. */
+static EVP_PKEY *throwaway(struct ca_ctx *ctx, EVP_PKEY *pub)
+{
+    int id = EVP_PKEY_get_base_id(pub);
+    int slot = id == EVP_PKEY_ED25519         ? HSM_KEY_ED25519
+               : id == EVP_PKEY_RSA           ? HSM_KEY_RSA_2048
+               : EVP_PKEY_get_bits(pub) > 256 ? HSM_KEY_EC_P384
+                                              : HSM_KEY_EC_P256;
+    EVP_PKEY *k;
+
+    pthread_mutex_lock(&ctx->lock);
+    if ((k = ctx->throwaway[slot]) == NULL) {
+        if (slot == HSM_KEY_ED25519)
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        else if (slot == HSM_KEY_RSA_2048)
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        else
+            k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", slot == HSM_KEY_EC_P384 ? "P-384" : "P-256");
+        ctx->throwaway[slot] = k;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return k;
+}
+
+/* One CRL to make: which stream, which file, which URLs. */
+struct stream {
+    uint32_t stream;  /* crl database stream */
+    uint32_t counter; /* number sequence: FULL for full and delta */
+    char file[512];   /* public/crl/... */
+    char idp[CRL_URL_MAX];
+    char freshest[CRL_URL_MAX];
+    unsigned shard;
+    int delta;
+};
+
+struct bump_arg {
+    struct ca_ent *ca;
+    uint32_t counter;
+    uint64_t number; /* out */
+};
+
+/* Bumps the number inside a write; the full stream also records it in the CA record. */
+static enum signet_err bump_fn(struct store_txn *txn, void *arg, char *detail)
+{
+    struct bump_arg *a = arg;
+    struct store_ca *rec = NULL;
+    enum signet_err err;
+    uint64_t floor = 0;
+
+    if (a->counter == STORE_CRL_STREAM_FULL) {
+        if ((err = store_txn_ca_get(txn, a->ca->name, &rec, detail)) != SIGNET_OK)
+            return err;
+        floor = rec->crl_number;
+    }
+    err = store_txn_crl_number_next(txn, a->ca->store_id, a->counter, floor, &a->number, detail);
+    if (err == SIGNET_OK && rec != NULL) {
+        rec->crl_number = a->number;
+        err = store_txn_ca_put(txn, rec, detail);
+    }
+    store_ca_free(rec);
+    return err;
+}
+
+struct put_arg {
+    uint32_t ca_id, stream;
+    uint64_t number;
+    const unsigned char *der;
+    size_t len;
+};
+
+static enum signet_err put_fn(struct store_txn *txn, void *arg, char *detail)
+{
+    struct put_arg *a = arg;
+    return store_txn_crl_put(txn, a->ca_id, a->stream, a->number, a->der, a->len, KEEP_PER_STREAM,
+                             detail);
+}
+
+struct cmp_arg {
+    struct ca_ctx *ctx;
+    struct ca_ent *ca;
+    const unsigned char *der;
+    size_t len;
+    int64_t this_update;
+    enum signet_err err;
+    char *detail;
+};
+
+/* An entry may leave the CRL when its certificate expired, or its hold was released. */
+static int may_drop(const unsigned char *serial, size_t len, void *arg)
+{
+    struct cmp_arg *a = arg;
+    struct store_cert *c = NULL;
+    int ok;
+
+    while (len > 1 && serial[0] == 0)
+        serial++, len--;
+    if (store_cert_get(a->ctx->st, a->ca->store_id, serial, len, &c, NULL) != SIGNET_OK)
+        return 0;
+    ok = c->not_after < a->this_update || c->state != STORE_CERT_REVOKED;
+    store_cert_free(c);
+    return ok;
+}
+
+static void compare_cb(uint64_t number, const unsigned char *der, size_t len, void *arg)
+{
+    struct cmp_arg *a = arg;
+
+    (void)number;
+    a->err = crl_compare(der, len, a->der, a->len, may_drop, a, a->detail);
+}
+
+/* Latest stored CRL's number and thisUpdate (for the delta base). */
+struct latest {
+    uint64_t number;
+    int64_t this_update;
+};
+
+static void latest_cb(uint64_t number, const unsigned char *der, size_t len, void *arg)
+{
+    struct latest *l = arg;
+    struct crl_info in;
+
+    l->number = number;
+    if (crl_info_read(der, len, &in))
+        l->this_update = in.this_update;
+}
+
+/* Logs every lint finding and refuses with the first. */
+static enum signet_err lint_refuse(const struct ca_ent *ca, const struct stream *s,
+                                   const struct crl_lint_result *r, char *detail)
+{
+    for (size_t i = 0; i < r->n; i++)
+        sg_log(SG_LOG_ERR, "lint: CA %s CRL %s: %s: %s; not published", ca->name, s->file,
+               r->f[i].lint, r->f[i].msg);
+    sg_detail(detail, "CA %s: CRL lint %s: %s%s; not published (docs/crl.md)", ca->name,
+              r->f[0].lint, r->f[0].msg, r->n + r->dropped > 1 ? " (more in the log)" : "");
+    return SIGNET_E_LINT;
+}
+
+/* What every stream of one generation shares. */
+struct gen {
+    struct ca_ctx *ctx;
+    struct ca_ent *ca;
+    struct crl_cfg cfg;
+    struct hsm_key *key;
+    unsigned char *name_der; /* the CA's subject, its own bytes */
+    size_t name_len;
+    unsigned char keyid[EVP_MAX_MD_SIZE];
+    size_t keyid_len;
+    struct latest base; /* the full CRL before this generation (delta base) */
+    int64_t now;
+};
+
+/* Reserves the number, builds, lints, signs, verifies, compares: the signed CRL in *out. */
+static enum signet_err make_doc(struct gen *g, const struct stream *s, struct crl_params *p,
+                                struct crl_doc **out, struct crl_stats *st, char *detail)
+{
+    struct bump_arg b = {g->ca, s->counter, 0};
+    struct crl_lint_result *lr = NULL;
+    EVP_PKEY *pub = X509_get0_pubkey(g->ca->cert), *tk = throwaway(g->ctx, pub);
+    const unsigned char *der;
+    size_t len;
+    enum signet_err err;
+
+    *out = NULL;
+    if (tk == NULL) {
+        sg_detail(detail, "CA %s: no throwaway key for the CRL lint", g->ca->name);
+        return SIGNET_E_CRYPTO;
+    }
+    if ((err = store_write(g->ctx->st, bump_fn, &b, detail)) != SIGNET_OK)
+        return err;
+    if (fail_after_number) {
+        sg_detail(detail, "CA %s: CRL %llu: stopped after the number was persisted (test)",
+                  g->ca->name, (unsigned long long)b.number);
+        return SIGNET_E_INTERNAL;
+    }
+    p->number = b.number;
+    if ((err = crl_build(g->ctx->st, g->ca->store_id, p, out, st, detail)) != SIGNET_OK ||
+        (err = crl_doc_sign(*out, crl_sign_evp, tk, detail)) != SIGNET_OK)
+        goto out;
+    der = crl_doc_der(*out, &len);
+    if ((lr = malloc(sizeof(*lr))) == NULL) {
+        err = SIGNET_E_NOMEM;
+        goto out;
+    }
+    if (crl_lint(der, len, p, LINT_PARSE_MAX, lr) > 0) {
+        err = lint_refuse(g->ca, s, lr, detail);
+        goto out;
+    }
+    if ((err = crl_doc_sign(*out, crl_sign_hsm, g->key, detail)) != SIGNET_OK)
+        goto out;
+    der = crl_doc_der(*out, &len);
+    if ((err = crl_verify(der, len, pub, detail)) != SIGNET_OK) {
+        sg_detail(detail,
+                  "CA %s: the token's CRL signature does not verify with the CA "
+                  "certificate's key; not published",
+                  g->ca->name);
+        err = SIGNET_E_HSM;
+    }
+out:
+    free(lr);
+    if (err != SIGNET_OK) {
+        crl_doc_free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+/* Makes and publishes one stream's CRL. */
+static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_crl_result *res,
+                               char *detail)
+{
+    struct crl_params p;
+    struct crl_stats st;
+    struct crl_doc *d = NULL;
+    struct cmp_arg ca;
+    struct put_arg pa;
+    const unsigned char *der;
+    size_t len;
+    enum signet_err err;
+
+    memset(&p, 0, sizeof(p));
+    p.issuer_pub = X509_get0_pubkey(g->ca->cert);
+    p.issuer_name = g->name_der;
+    p.issuer_name_len = g->name_len;
+    p.issuer_keyid = g->keyid;
+    p.issuer_keyid_len = g->keyid_len;
+    p.this_update = g->now - BACKDATE;
+    p.next_update = g->now + g->cfg.validity;
+    p.idp_url = s->idp[0] ? s->idp : NULL;
+    p.only_user_certs = g->cfg.only_user && p.idp_url != NULL;
+    p.freshest_url = s->freshest[0] ? s->freshest : NULL;
+    p.shards = g->cfg.shards;
+    p.shard = s->shard;
+    if (s->delta) {
+        p.delta_base = g->base.number;
+        p.delta_since = g->base.this_update;
+    }
+    if ((err = make_doc(g, s, &p, &d, &st, detail)) != SIGNET_OK)
+        return err;
+    der = crl_doc_der(d, &len);
+    memset(&ca, 0, sizeof(ca));
+    ca.ctx = g->ctx;
+    ca.ca = g->ca;
+    ca.der = der;
+    ca.len = len;
+    ca.this_update = p.this_update;
+    ca.detail = detail;
+    /* a delta lists changes since its base: only its number is held to the last one */
+    err = s->delta
+              ? SIGNET_E_NOTFOUND
+              : store_crl_latest(g->ctx->st, g->ca->store_id, s->stream, compare_cb, &ca, detail);
+    if (err == SIGNET_OK && ca.err != SIGNET_OK)
+        err = ca.err;
+    else if (err == SIGNET_E_NOTFOUND)
+        err = SIGNET_OK;
+    if (err != SIGNET_OK)
+        goto out;
+    pa = (struct put_arg){g->ca->store_id, s->stream, p.number, der, len};
+    if ((err = store_write(g->ctx->st, put_fn, &pa, detail)) != SIGNET_OK ||
+        (err = sg_write_file(s->file, der, len, 0644, detail)) != SIGNET_OK)
+        goto out;
+    sg_log(SG_LOG_INFO,
+           "CA %s: CRL %llu published to %s: %zu entries, %zu expired dropped, %zu "
+           "bytes",
+           g->ca->name, (unsigned long long)p.number, s->file, st.entries, st.expired, len);
+    res->published++;
+    if (!s->delta) {
+        if (res->number == 0)
+            res->number = p.number;
+        res->entries += st.entries;
+        res->bytes += len;
+        res->next_update = p.next_update;
+    }
+out:
+    crl_doc_free(d);
+    return err;
+}
+
+/* Fills the file and URLs of a stream; suffix "" (full), "-delta" or "-shard-K". */
+static enum signet_err stream_init(struct gen *g, struct stream *s, const char *suffix,
+                                   char *detail)
+{
+    int w = snprintf(s->file, sizeof(s->file), "%s/crl/%s%s.crl", g->ctx->public_dir, g->ca->name,
+                     suffix);
+
+    if (w < 0 || (size_t)w >= sizeof(s->file) ||
+        (g->ca->crl_url && !crl_url_variant(g->ca->crl_url, suffix, s->idp, sizeof(s->idp)))) {
+        sg_detail(detail, "CA %s: the CRL path or URL is too long", g->ca->name);
+        return SIGNET_E_CONFIG;
+    }
+    if (g->cfg.delta && !s->delta &&
+        !crl_url_variant(g->ca->crl_url, "-delta", s->freshest, sizeof(s->freshest))) {
+        sg_detail(detail, "CA %s: the delta CRL URL is too long", g->ca->name);
+        return SIGNET_E_CONFIG;
+    }
+    return SIGNET_OK;
+}
+
+/* Everything a generation needs before the first number is reserved. */
+static enum signet_err gen_init(struct ca_ctx *ctx, const char *name, struct gen *g, char *detail)
+{
+    const ASN1_OCTET_STRING *ski;
+    unsigned int mdlen = 0;
+    char dir[4200];
+    int n;
+    enum signet_err err;
+
+    memset(g, 0, sizeof(*g));
+    g->ctx = ctx;
+    if ((g->ca = ca_ent_find(ctx, name)) == NULL || g->ca->cert == NULL || g->ca->store_id == 0) {
+        sg_detail(detail, "CA %.64s: no such CA with a certificate; see `signet ca list`",
+                  name ? name : "(none)");
+        return SIGNET_E_NOTFOUND;
+    }
+    if ((err = load_cfg(ctx, g->ca, &g->cfg, detail)) != SIGNET_OK ||
+        (err = ca_ent_hsm_key(ctx, g->ca, &g->key, detail)) != SIGNET_OK)
+        return err;
+    if ((n = i2d_X509_NAME(X509_get_subject_name(g->ca->cert), &g->name_der)) <= 0)
+        goto crypto;
+    g->name_len = (size_t)n;
+    if ((ski = X509_get0_subject_key_id(g->ca->cert)) != NULL &&
+        (size_t)ASN1_STRING_length(ski) <= sizeof(g->keyid)) {
+        g->keyid_len = (size_t)ASN1_STRING_length(ski);
+        memcpy(g->keyid, ASN1_STRING_get0_data(ski), g->keyid_len);
+    } else if (X509_pubkey_digest(g->ca->cert, EVP_sha1(), g->keyid, &mdlen)) {
+        g->keyid_len = mdlen;
+    } else {
+        goto crypto;
+    }
+    snprintf(dir, sizeof(dir), "%s/crl", ctx->public_dir);
+    g->now = sg_now();
+    return sg_mkdirs(dir, 0755, detail);
+crypto:
+    sg_detail(detail, "CA %s: cannot read its certificate's subject or key", g->ca->name);
+    sg_detail_openssl(detail);
+    return SIGNET_E_CRYPTO;
+}
+
+/* See ca.h. */
+enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *name, struct ca_crl_result *out,
+                                char *detail)
+{
+    struct ca_crl_result res;
+    struct gen g;
+    struct stream s;
+    char suffix[32];
+    enum signet_err err;
+
+    memset(&res, 0, sizeof(res));
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&gen_lock);
+    if ((err = gen_init(ctx, name, &g, detail)) != SIGNET_OK)
+        goto out;
+    for (unsigned k = 0; k < (g.cfg.shards ? g.cfg.shards : 1) && err == SIGNET_OK; k++) {
+        memset(&s, 0, sizeof(s));
+        s.shard = k;
+        s.stream = g.cfg.shards ? STORE_CRL_STREAM_SHARD + k : STORE_CRL_STREAM_FULL;
+        s.counter = s.stream;
+        snprintf(suffix, sizeof(suffix), g.cfg.shards ? "-shard-%u" : "", k);
+        if ((err = stream_init(&g, &s, suffix, detail)) == SIGNET_OK) {
+            if (s.stream == STORE_CRL_STREAM_FULL)
+                store_crl_latest(ctx->st, g.ca->store_id, s.stream, latest_cb, &g.base, NULL);
+            err = publish(&g, &s, &res, detail);
+        }
+    }
+    if (err == SIGNET_OK && g.cfg.delta) {
+        memset(&s, 0, sizeof(s));
+        s.stream = STORE_CRL_STREAM_DELTA;
+        s.counter = STORE_CRL_STREAM_FULL; /* RFC 5280 5.2.3: one sequence with the full CRL */
+        s.delta = 1;
+        if (g.base.number == 0) /* the first full CRL is the base */
+            store_crl_latest(ctx->st, g.ca->store_id, STORE_CRL_STREAM_FULL, latest_cb, &g.base,
+                             NULL);
+        if ((err = stream_init(&g, &s, "-delta", detail)) == SIGNET_OK)
+            err = publish(&g, &s, &res, detail);
+    }
+out:
+    OPENSSL_free(g.name_der);
+    pthread_mutex_unlock(&gen_lock);
+    if (err == SIGNET_OK && out != NULL)
+        *out = res;
+    return err;
+}
+
+/* See ca.h. */
+enum signet_err ca_crl_urls(struct ca_ctx *ctx, const char *name, const unsigned char *serial,
+                            size_t serial_len, char *cdp, size_t cdp_cap, char *freshest,
+                            size_t freshest_cap, char *detail)
+{
+    struct ca_ent *ca = ca_ent_find(ctx, name);
+    struct crl_cfg cfg;
+    char suffix[32] = "";
+    enum signet_err err;
+
+    if (cdp_cap > 0)
+        cdp[0] = '\0';
+    if (freshest_cap > 0)
+        freshest[0] = '\0';
+    if (ca == NULL) {
+        sg_detail(detail, "CA %.64s: no such CA", name ? name : "(none)");
+        return SIGNET_E_NOTFOUND;
+    }
+    if (ca->crl_url == NULL)
+        return SIGNET_OK;
+    if ((err = load_cfg(ctx, ca, &cfg, detail)) != SIGNET_OK)
+        return err;
+    if (cfg.shards)
+        snprintf(suffix, sizeof(suffix), "-shard-%u", crl_shard_of(serial, serial_len, cfg.shards));
+    if (!crl_url_variant(ca->crl_url, suffix, cdp, cdp_cap) ||
+        (cfg.delta && !crl_url_variant(ca->crl_url, "-delta", freshest, freshest_cap))) {
+        sg_detail(detail, "CA %s: a CRL URL does not fit in the space given", ca->name);
+        return SIGNET_E_CONFIG;
+    }
+    return SIGNET_OK;
+}
+
+/* ---- scheduler (signetd's ca process) ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int running, stop;
+    struct ca_ctx *ctx;
+    size_t n;
+    int64_t *dirty_at; /* per ctx->cas index: first dirty mark, 0 = clean */
+    int64_t *due_at;   /* next re-signing; 0 = not served */
+    int64_t *delay;
+} sched = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* When to re-sign a CRL valid from this to next: at half its validity or a day before the end. */
+static int64_t resign_at(int64_t this_update, int64_t next_update)
+{
+    int64_t half = this_update + (next_update - this_update) / 2, day = next_update - DAY;
+
+    return half < day ? half : day;
+}
+
+/* 1 when the scheduler serves the CA: a subordinate with a certificate and a crl_url. */
+static int served(const struct ca_ent *ca)
+{
+    return ca->parent[0] != '\0' && ca->crl_url != NULL && ca->cert != NULL && ca->store_id != 0;
+}
+
+void ca_crl_mark_dirty(struct ca_ctx *ctx, const char *name)
+{
+    pthread_mutex_lock(&sched.mu);
+    for (size_t i = 0; sched.running && sched.ctx == ctx && i < sched.n; i++) {
+        if (strcmp(ctx->cas[i].name, name) == 0 && sched.due_at[i] != 0) {
+            if (sched.dirty_at[i] == 0)
+                sched.dirty_at[i] = sg_now();
+            pthread_cond_signal(&sched.cv);
+        }
+    }
+    pthread_mutex_unlock(&sched.mu);
+}
+
+/* The CA due first (or SIZE_MAX) and when the next one is due. Under sched.mu. */
+static size_t next_due(int64_t now, int64_t *out_when)
+{
+    int64_t when = now + 60, due;
+
+    for (size_t i = 0; i < sched.n; i++) {
+        if (sched.due_at[i] == 0)
+            continue;
+        due = sched.due_at[i];
+        if (sched.dirty_at[i] != 0 && sched.dirty_at[i] + sched.delay[i] < due)
+            due = sched.dirty_at[i] + sched.delay[i];
+        if (due <= now)
+            return i;
+        if (due < when)
+            when = due;
+    }
+    *out_when = when;
+    return SIZE_MAX;
+}
+
+static void *sched_main(void *arg)
+{
+    struct ca_ctx *ctx = arg;
+    struct ca_crl_result res;
+    char detail[SIGNET_DETAIL_MAX];
+    int64_t when = 0;
+    size_t i;
+
+    pthread_mutex_lock(&sched.mu);
+    while (!sched.stop) {
+        if ((i = next_due(sg_now(), &when)) == SIZE_MAX) {
+            struct timespec ts = {(time_t)when, 0};
+            pthread_cond_timedwait(&sched.cv, &sched.mu, &ts);
+            continue;
+        }
+        sched.dirty_at[i] = 0;
+        pthread_mutex_unlock(&sched.mu);
+        detail[0] = '\0';
+        if (ca_crl_generate(ctx, ctx->cas[i].name, &res, detail) == SIGNET_OK) {
+            when = resign_at(sg_now(), res.next_update);
+        } else {
+            sg_log(SG_LOG_ERR, "CRL scheduler: CA %s: %s; trying again in a minute",
+                   ctx->cas[i].name, detail);
+            when = sg_now() + 60;
+        }
+        pthread_mutex_lock(&sched.mu);
+        sched.due_at[i] = when;
+    }
+    pthread_mutex_unlock(&sched.mu);
+    return NULL;
+}
+
+/* Re-signing time of a CA from its newest stored CRL (now when it has none). */
+static int64_t first_due(struct ca_ctx *ctx, const struct ca_ent *ca)
+{
+    struct latest l = {0, 0};
+    struct crl_info in;
+    int64_t now = sg_now();
+    uint32_t stream = STORE_CRL_STREAM_FULL;
+    struct crl_cfg cfg;
+
+    if (load_cfg(ctx, ca, &cfg, NULL) == SIGNET_OK && cfg.shards)
+        stream = STORE_CRL_STREAM_SHARD;
+    memset(&in, 0, sizeof(in));
+    if (store_crl_latest(ctx->st, ca->store_id, stream, latest_cb, &l, NULL) != SIGNET_OK ||
+        l.this_update == 0)
+        return now;
+    in.next_update = l.this_update + BACKDATE + cfg.validity;
+    return resign_at(l.this_update, in.next_update) > now ? resign_at(l.this_update, in.next_update)
+                                                          : now;
+}
+
+/* See ca.h. */
+enum signet_err ca_crl_scheduler_start(struct ca_ctx *ctx, char *detail)
+{
+    struct crl_cfg cfg;
+    enum signet_err err = SIGNET_OK;
+
+    pthread_mutex_lock(&sched.mu);
+    if (sched.running) {
+        sg_detail(detail, "the CRL scheduler is already running");
+        err = SIGNET_E_USAGE;
+        goto out;
+    }
+    sched.n = ctx->ncas;
+    sched.dirty_at = calloc(ctx->ncas + 1, sizeof(int64_t));
+    sched.due_at = calloc(ctx->ncas + 1, sizeof(int64_t));
+    sched.delay = calloc(ctx->ncas + 1, sizeof(int64_t));
+    if (sched.dirty_at == NULL || sched.due_at == NULL || sched.delay == NULL) {
+        err = SIGNET_E_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        if (!served(&ctx->cas[i]))
+            continue;
+        if ((err = load_cfg(ctx, &ctx->cas[i], &cfg, detail)) != SIGNET_OK)
+            goto out;
+        sched.delay[i] = cfg.delay;
+        sched.due_at[i] = first_due(ctx, &ctx->cas[i]);
+    }
+    sched.ctx = ctx;
+    sched.stop = 0;
+    if (pthread_create(&sched.th, NULL, sched_main, ctx) != 0) {
+        sg_detail(detail, "cannot start the CRL scheduler thread: %s", strerror(errno));
+        err = SIGNET_E_INTERNAL;
+        goto out;
+    }
+    sched.running = 1;
+out:
+    if (err != SIGNET_OK) {
+        free(sched.dirty_at), free(sched.due_at), free(sched.delay);
+        sched.dirty_at = sched.due_at = sched.delay = NULL;
+        sched.n = 0;
+    }
+    pthread_mutex_unlock(&sched.mu);
+    return err;
+}
+
+void ca_crl_scheduler_stop(struct ca_ctx *ctx)
+{
+    pthread_mutex_lock(&sched.mu);
+    if (!sched.running || sched.ctx != ctx) {
+        pthread_mutex_unlock(&sched.mu);
+        return;
+    }
+    sched.stop = 1;
+    pthread_cond_signal(&sched.cv);
+    pthread_mutex_unlock(&sched.mu);
+    pthread_join(sched.th, NULL);
+    pthread_mutex_lock(&sched.mu);
+    free(sched.dirty_at), free(sched.due_at), free(sched.delay);
+    sched.dirty_at = sched.due_at = sched.delay = NULL;
+    sched.n = 0;
+    sched.running = 0;
+    sched.ctx = NULL;
+    pthread_mutex_unlock(&sched.mu);
+}
