@@ -246,6 +246,85 @@ enum signet_err ca_request_approve(struct ca_ctx *ctx, const char *id, const cha
 enum signet_err ca_request_reject(struct ca_ctx *ctx, const char *id, const char *operator_name,
                                   const char *reason, char *detail);
 
+/* ---- offline root: quorum activation, ceremonies, audit (quorum.c, ceremony*.c) ---- */
+
+/* One custodian's share: the sealed file and where its passphrase comes from. */
+struct ca_share_src {
+    const char *path; /* share file */
+    const char *pass; /* passphrase file (0600), or NULL to ask on the terminal */
+};
+
+/*
+ * Activates an offline token (pin = quorum): reads the share files, refuses shares of another
+ * root (by the token's identity, read without logging in), counts a share given twice once,
+ * refuses fewer than M distinct shares, then unseals each (a wrong passphrase and an altered
+ * share are told apart), combines them, checks the result against the shares' commitment and
+ * only then logs in. The combined credential stays in locked memory, owned by the token.
+ * out_indexes (may be NULL) receives the share indexes used ("1,3").
+ * Errors: SIGNET_E_PIN (too few, wrong passphrase, refused by the token), SIGNET_E_FORBIDDEN
+ * (another root), SIGNET_E_INVALID (altered or not a share), SIGNET_E_NOTFOUND, SIGNET_E_IO.
+ */
+enum signet_err ca_quorum_activate(struct ca_ctx *ctx, const char *token,
+                                   const struct ca_share_src *src, size_t n, char *out_indexes,
+                                   size_t cap, char *detail);
+
+struct ca_root_init_opts {
+    const char *name;       /* [ca.NAME] of the root (must exist in signet.conf) */
+    const char *token;      /* [token.NAME] with pin = quorum; the token must not exist yet */
+    const char *subject;    /* "CN=Root,O=Example" */
+    const char *type;       /* key type */
+    int64_t days;           /* validity; 0 = 10 years */
+    unsigned m, n;          /* quorum */
+    const char *shares_dir; /* share-I.share written here (0600) */
+    const char *pass_dir;   /* share-I.pass read from here; NULL: asked on the terminal */
+    int random_pass;        /* demo only: random passphrases written as shares_dir/share-I.pass */
+    unsigned log2n;         /* scrypt cost; 0 = 2^16 (64 MiB) */
+};
+
+/*
+ * `signet root init`: a random credential (user PIN and SO PIN) made in locked memory, the
+ * token initialised with it, the credential split M of N and sealed per custodian, then the root
+ * key generated on the token and its self-signed certificate made and recorded. The credential
+ * is never shown or written in clear.
+ */
+enum signet_err ca_root_init(struct ca_ctx *ctx, const struct ca_root_init_opts *o, char *detail);
+
+struct ca_ceremony_opts {
+    const char *file;     /* ceremony file (OpenSSL config syntax) */
+    int dry_run;          /* no shares; plan written to plan_out */
+    const char *plan_out; /* dry run: where the plan goes (NULL: not written) */
+    const char *plan_in;  /* real run: sign exactly this plan's TBS */
+    const struct ca_share_src *shares;
+    size_t nshares;
+};
+
+struct ca_ceremony_result {
+    char operation[32];
+    char tbs_sha256[65]; /* hex SHA-256 of the TBS signed (or to be signed) */
+    char serial[41];
+    char not_before[32], not_after[32]; /* the validity signed */
+    char out[512];                      /* file written ("" for a dry run) */
+    char out_sha256[65];                /* SHA-256 of the DER written */
+    char shares[64];                    /* indexes used ("1,3") */
+};
+
+/*
+ * Runs one ceremony (docs/ceremonies.md). Refuses unknown keys in the file, a profile that would
+ * make a CA certificate without keyCertSign, a plan made from another ceremony file; writes
+ * nothing on a refusal. A real run appends a transcript to the audit chain, signed by the key
+ * used. Errors: SIGNET_E_USAGE, SIGNET_E_CONFIG, SIGNET_E_POLICY, SIGNET_E_LINT, SIGNET_E_PIN,
+ * SIGNET_E_FORBIDDEN, SIGNET_E_INVALID, SIGNET_E_HSM*, SIGNET_E_IO.
+ */
+enum signet_err ca_ceremony_run(struct ca_ctx *ctx, const struct ca_ceremony_opts *o,
+                                struct ca_ceremony_result *out, char *detail);
+
+/*
+ * Checks the audit chain (store_audit_verify) and every ceremony transcript's signature against
+ * the certificate of the CA that signed it. *out_entries and *out_transcripts count them.
+ */
+enum signet_err ca_audit_verify(struct ca_ctx *ctx, uint64_t *out_entries, size_t *out_transcripts,
+                                char *detail);
+
 /* ---- OCSP responder (ocsp.c) ---- */
 
 /*

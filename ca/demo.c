@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `signet demo init DIR`: the demo PKI of SPEC.md. Tokens with random credentials (files 0600,
- * never argv), signet.conf, profiles, a bearer token, the store, the root and issuing-1.
+ * `signet demo init DIR`: the demo PKI of SPEC.md. The online token with random credentials
+ * (files 0600, never argv), the root token whose credential exists only as 2-of-3 sealed shares
+ * (custodians/), signet.conf, profiles, a bearer token, the store, the root and issuing-1.
  */
 #include "internal.h"
 
@@ -99,11 +100,12 @@ static const char demo_conf[] =
     "token  = signet-online\n"
     "pin    = file:hsm/online.pin\n"
     "\n"
-    "# The root token: signetd never opens it. Until quorum activation lands, its PIN is a file.\n"
+    "# The root token: signetd never opens it. Its credential exists only as 2-of-3 sealed\n"
+    "# shares in custodians/ (docs/custody.md); `signet ceremony run` activates it.\n"
     "[token.root]\n"
     "module = %s\n"
     "token  = signet-root\n"
-    "pin    = file:hsm/root.pin\n"
+    "pin    = quorum\n"
     "\n"
     "[ca.root]\n"
     "key      = pkcs11:token=signet-root;object=root\n"
@@ -184,7 +186,7 @@ static enum signet_err make_dirs(const char *dir, char *detail)
         const char *sub;
         unsigned mode;
     } dirs[] = {{"policies", 0755}, {"hsm", 0700},    {"hsm/tokens", 0700}, {"clients", 0700},
-                {"store", 0700},    {"public", 0755}, {"public/crl", 0755}};
+                {"store", 0700},    {"public", 0755}, {"public/crl", 0755}, {"custodians", 0700}};
     char path[PATH_MAX + 64], text[PATH_MAX + 128];
     enum signet_err rc;
 
@@ -268,33 +270,58 @@ out:
     return rc;
 }
 
-/* The root (self-signed, ec:P-384 on signet-root) and issuing-1 (ec:P-256, signed by it). */
+/*
+ * The root (ec:P-384 on signet-root, its credential split 2 of 3 among the demo custodians, with
+ * random passphrases in custodians/share-N.pass: a demo convenience), then issuing-1 (ec:P-256),
+ * signed by the root once shares 1 and 2 have activated it again from their files.
+ */
 static enum signet_err make_cas(const char *dir, char *detail)
 {
     struct ca_ctx *ctx = NULL;
-    X509_NAME *rn = ca_parse_dn("CN=Signet Demo Root CA,O=Signet Demo");
     X509_NAME *in = ca_parse_dn("CN=Signet Demo Issuing CA 1,O=Signet Demo");
+    struct ca_root_init_opts ro = {"root",
+                                   "root",
+                                   "CN=Signet Demo Root CA,O=Signet Demo",
+                                   "ec:P-384",
+                                   DEMO_ROOT_DAYS,
+                                   2,
+                                   3,
+                                   NULL,
+                                   NULL,
+                                   1,
+                                   0};
+    char conf[PATH_MAX + 64], custody[PATH_MAX + 64], s1[PATH_MAX + 64], p1[PATH_MAX + 64];
+    char s2[PATH_MAX + 64], p2[PATH_MAX + 64], *chain = NULL;
+    struct ca_share_src src[2] = {{s1, p1}, {s2, p2}};
     enum ca_create_result res;
-    char path[PATH_MAX + 64], *chain = NULL;
     enum signet_err rc = SIGNET_E_NOMEM;
 
-    snprintf(path, sizeof(path), "%s/signet.conf", dir);
-    if (rn == NULL || in == NULL || (rc = ca_ctx_open(path, 0, &ctx, detail)) != SIGNET_OK)
+    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
+    snprintf(custody, sizeof(custody), "%s/custodians", dir);
+    snprintf(s1, sizeof(s1), "%s/custodians/share-1.share", dir);
+    snprintf(p1, sizeof(p1), "%s/custodians/share-1.pass", dir);
+    snprintf(s2, sizeof(s2), "%s/custodians/share-2.share", dir);
+    snprintf(p2, sizeof(p2), "%s/custodians/share-2.pass", dir);
+    ro.shares_dir = custody;
+    if (in == NULL || (rc = ca_ctx_open(conf, 0, &ctx, detail)) != SIGNET_OK ||
+        (rc = ca_root_init(ctx, &ro, detail)) != SIGNET_OK)
         goto out;
-    if ((rc = ca_make(ctx, ca_ent_find(ctx, "root"), HSM_KEY_EC_P384, rn, DEMO_ROOT_DAYS, -1, NULL,
-                      &res, detail)) != SIGNET_OK ||
+    /* a fresh context: the root token is closed again and only the shares open it */
+    ca_ctx_free(ctx);
+    ctx = NULL;
+    if ((rc = ca_ctx_open(conf, 0, &ctx, detail)) != SIGNET_OK ||
+        (rc = ca_quorum_activate(ctx, "root", src, 2, NULL, 0, detail)) != SIGNET_OK ||
         (rc = ca_make(ctx, ca_ent_find(ctx, "issuing-1"), HSM_KEY_EC_P256, in, DEMO_ISSUING_DAYS, 0,
                       NULL, &res, detail)) != SIGNET_OK)
         goto out;
     if ((rc = ca_cert_pem(ctx, "issuing-1", 1, &chain, detail)) != SIGNET_OK)
         goto out;
-    snprintf(path, sizeof(path), "%s/public/chain.pem", dir);
-    if ((rc = sg_write_file(path, chain, strlen(chain), 0644, detail)) != SIGNET_OK)
+    snprintf(conf, sizeof(conf), "%s/public/chain.pem", dir);
+    if ((rc = sg_write_file(conf, chain, strlen(chain), 0644, detail)) != SIGNET_OK)
         goto out;
-    rc = ca_audit(ctx, "operator", "demo-init", dir, detail);
+    rc = ca_audit(ctx, "operator", "demo-init", "issuing-1 signed by root (shares 1,2)", detail);
 out:
     free(chain);
-    X509_NAME_free(rn);
     X509_NAME_free(in);
     ca_ctx_free(ctx);
     return rc;
@@ -313,7 +340,6 @@ enum signet_err ca_demo_init(const char *dir_arg, char *detail)
     }
     if ((rc = check_fresh(dir, detail)) != SIGNET_OK ||
         (rc = make_dirs(dir, detail)) != SIGNET_OK ||
-        (rc = make_token(dir, "root", "signet-root", detail)) != SIGNET_OK ||
         (rc = make_token(dir, "online", "signet-online", detail)) != SIGNET_OK ||
         (rc = write_files(dir, detail)) != SIGNET_OK)
         return rc;

@@ -138,6 +138,70 @@ const struct ca_lint_info *ca_lint_at(size_t i);
  */
 size_t ca_lint_cert(const unsigned char *der, size_t len, X509 *issuer, struct ca_lint_result *out);
 
+/* ---- offline root: quorum shares and ceremonies (quorum.c, ceremony*.c, tokens.c) ---- */
+
+#define CA_ROOT_ID_LEN       32 /* SHA-256: names the root a share belongs to */
+#define CA_QUORUM_SECRET_LEN 64 /* random bytes split into shares: user PIN half, SO PIN half */
+#define CA_SHARE_FILE_MAX    4096
+#define CA_SHARES_MAX        16
+
+/* The [token.NAME] entry by section name or label, or NULL. */
+struct ca_token_ent *ca_token_ent_find(struct ca_ctx *ctx, const char *name);
+/* 1 when the token's credential is "quorum" (offline: activated only in a ceremony). */
+int ca_token_is_quorum(const struct ca_token_ent *t);
+/* Opens t with a credential from quorum activation; takes ownership of pin on every path. */
+enum signet_err ca_token_open_with(struct ca_ctx *ctx, struct ca_token_ent *t, struct secret *pin,
+                                   char *detail);
+
+/* What a share file says about itself before it is unsealed (all of it authenticated). */
+struct ca_share_hdr {
+    unsigned index, m, n;                  /* x coordinate (1..n), threshold, share count */
+    unsigned log2n, r, p;                  /* scrypt cost */
+    unsigned char root_id[CA_ROOT_ID_LEN]; /* the root this share activates */
+    unsigned char check[32];               /* SHA-256 commitment to the combined secret */
+};
+
+/* SHA-256("signet root id v1" || label || 0 || serial): the identity shares are bound to. */
+int ca_root_id(const char *label, const char *serial, unsigned char out[CA_ROOT_ID_LEN]);
+/*
+ * Splits secret (CA_QUORUM_SECRET_LEN bytes) into n shares, threshold m, with libgfshare, and
+ * seals share i under pass[i] (scrypt 2^log2n, r 8, p 1; AES-256-GCM, the header as AAD).
+ * out_files[i] is a PEM-armoured share file the caller frees; out_lens its length.
+ */
+enum signet_err ca_quorum_split_seal(const struct secret *secret,
+                                     const unsigned char root_id[CA_ROOT_ID_LEN], unsigned m,
+                                     unsigned n, struct secret *const *pass, unsigned log2n,
+                                     char **out_files, size_t *out_lens, char *detail);
+/* Parses a share file's header without unsealing it. 1 = ok. */
+int ca_share_parse(const char *file, size_t len, struct ca_share_hdr *out);
+/*
+ * Unseals one share. SIGNET_E_PIN: the passphrase is wrong; SIGNET_E_INVALID: the share was
+ * altered (the tag does not verify). *out holds the share bytes in locked memory.
+ */
+enum signet_err ca_share_unseal(const char *file, size_t len, const struct secret *pass,
+                                struct secret **out, char *detail);
+
+/* One share given to a ceremony: its file's bytes, its name for messages, its passphrase. */
+struct ca_share_in {
+    const char *name;
+    const char *file;
+    size_t len;
+    struct secret *pass; /* borrowed; NULL until loaded */
+};
+/*
+ * Checks headers (root, duplicates counted once, at least m distinct) without unsealing: the
+ * indexes of distinct usable shares are marked in use[] (1 per share given). Returns
+ * SIGNET_E_FORBIDDEN (another root), SIGNET_E_INVALID (not a share), SIGNET_E_PIN (too few).
+ */
+enum signet_err ca_quorum_check(const unsigned char root_id[CA_ROOT_ID_LEN],
+                                const struct ca_share_in *in, size_t n, int *use, char *detail);
+/* Unseals the shares marked in use, combines them and checks the commitment. */
+enum signet_err ca_quorum_combine(const struct ca_share_in *in, size_t n, const int *use,
+                                  struct secret **out, char *detail);
+/* The user PIN (hex of the first half) of a combined secret. NULL on ENOMEM. */
+struct secret *ca_quorum_user_pin(const struct secret *combined);
+struct secret *ca_quorum_so_pin(const struct secret *combined);
+
 /* ---- approval queue (request.c) ---- */
 
 /*

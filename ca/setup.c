@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,12 +336,62 @@ out:
     return rc;
 }
 
+/*
+ * The checks of import-cert on the certificate alone and against the parent: RFC 5280 4.2.1.9
+ * CA:TRUE, 4.2.1.3 keyCertSign, and issued by the configured parent (names, AKI, the parent's
+ * key usage, and the signature) or, for a root, self-signed.
+ */
+static enum signet_err import_checks(struct ca_ctx *ctx, struct ca_ent *ca, X509 *x,
+                                     const char *cert_path, char *detail)
+{
+    uint32_t flags = X509_get_extension_flags(x);
+    struct ca_ent *parent = ca->parent[0] ? ca_ent_find(ctx, ca->parent) : NULL;
+    X509 *issuer = parent ? parent->cert : x;
+
+    if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA)) {
+        sg_detail(detail,
+                  "%s: RFC 5280 4.2.1.9: not a CA certificate (basicConstraints CA:TRUE "
+                  "missing); it cannot sign certificates",
+                  cert_path);
+        return SIGNET_E_POLICY;
+    }
+    if (!(flags & EXFLAG_KUSAGE) || !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
+        sg_detail(detail,
+                  "%s: RFC 5280 4.2.1.3: keyUsage lacks keyCertSign; a CA certificate "
+                  "needs it",
+                  cert_path);
+        return SIGNET_E_POLICY;
+    }
+    if (ca->parent[0] && (parent == NULL || parent->cert == NULL)) {
+        sg_detail(detail, "CA %s: its parent %s has no certificate to check the import against",
+                  ca->name, ca->parent);
+        return SIGNET_E_NOTFOUND;
+    }
+    if (X509_check_issued(issuer, x) != X509_V_OK ||
+        X509_verify(x, X509_get0_pubkey(issuer)) != 1) {
+        if (parent)
+            sg_detail(detail,
+                      "%s: not issued by the configured parent CA %s (issuer name, "
+                      "key identifier or signature differ); import the certificate "
+                      "the parent signed",
+                      cert_path, ca->parent);
+        else
+            sg_detail(detail,
+                      "%s: CA %s has no parent, and this certificate is not "
+                      "self-signed",
+                      cert_path, ca->name);
+        ERR_clear_error();
+        return SIGNET_E_POLICY;
+    }
+    return SIGNET_OK;
+}
+
 enum signet_err ca_import_cert(struct ca_ctx *ctx, const char *name, const char *cert_path,
                                char *detail)
 {
-    struct ca_ent *ca = ca_ent_find(ctx, name), *parent;
+    struct ca_ent *ca = ca_ent_find(ctx, name);
     struct hsm_key *key = NULL;
-    X509 *x = NULL;
+    X509 *x = NULL, *old = NULL;
     enum signet_err rc;
 
     if (ca == NULL) {
@@ -349,7 +400,7 @@ enum signet_err ca_import_cert(struct ca_ctx *ctx, const char *name, const char 
     }
     if ((x = ca_load_cert_file(cert_path, detail)) == NULL)
         return SIGNET_E_INVALID;
-    X509_free(ca->cert); /* the key is compared with the new certificate, not the old one */
+    old = ca->cert; /* the key is compared with the new certificate, not the old one */
     ca->cert = NULL;
     if ((rc = ca_ent_hsm_key(ctx, ca, &key, detail)) != SIGNET_OK)
         goto out;
@@ -361,11 +412,9 @@ enum signet_err ca_import_cert(struct ca_ctx *ctx, const char *name, const char 
                   cert_path, name, ca->key_uri);
         goto out;
     }
-    parent = ca->parent[0] ? ca_ent_find(ctx, ca->parent) : NULL;
-    if (parent && parent->cert && X509_verify(x, X509_get0_pubkey(parent->cert)) != 1) {
-        sg_detail(detail, "%s: not signed by the parent CA %s", cert_path, ca->parent);
+    if ((rc = import_checks(ctx, ca, x, cert_path, detail)) != SIGNET_OK)
         goto out;
-    }
+    rc = SIGNET_E_BADKEY;
     if (!hsm_key_pin_public(key, X509_get0_pubkey(x)))
         goto out;
     ca->cert = x;
@@ -374,7 +423,12 @@ enum signet_err ca_import_cert(struct ca_ctx *ctx, const char *name, const char 
         (rc = ca_store_ca(ctx, ca, detail)) == SIGNET_OK)
         rc = ca_audit(ctx, "operator", "ca-import-cert", name, detail);
 out:
+    if (ca->cert == NULL) {
+        ca->cert = old; /* refused: the CA keeps the certificate it had */
+        old = NULL;
+    }
     ERR_clear_error();
+    X509_free(old);
     X509_free(x);
     return rc;
 }

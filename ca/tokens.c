@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct ca_token_ent *token_find(struct ca_ctx *ctx, const char *name)
+/* See internal.h: by section name first, then by label. */
+struct ca_token_ent *ca_token_ent_find(struct ca_ctx *ctx, const char *name)
 {
     for (size_t i = 0; name && i < ctx->ntokens; i++)
         if (strcmp(ctx->tokens[i].name, name) == 0)
@@ -35,6 +36,13 @@ static enum signet_err token_open_locked(struct ca_ctx *ctx, struct ca_token_ent
         sg_detail(detail, "%s", t->fail_detail);
         return t->failed;
     }
+    if (ca_token_is_quorum(t)) {
+        sg_detail(detail,
+                  "token %s is activated only by a quorum of custodians (pin = quorum in "
+                  "[token.%s]); use it in `signet ceremony run FILE --share F:PASS ...`",
+                  t->label, t->name);
+        return SIGNET_E_FORBIDDEN;
+    }
     snprintf(what, sizeof(what), "token %s", t->label);
     if ((rc = secret_load(t->pin, sg_conf_dir(ctx->conf), what, &pin, detail)) != SIGNET_OK)
         return rc;
@@ -61,9 +69,45 @@ static enum signet_err token_open_locked(struct ca_ctx *ctx, struct ca_token_ent
     return rc;
 }
 
+int ca_token_is_quorum(const struct ca_token_ent *t)
+{
+    return t != NULL && t->pin != NULL && strcmp(t->pin, "quorum") == 0;
+}
+
+/*
+ * Opens t with a credential obtained by quorum activation (quorum.c). Takes ownership of pin on
+ * every path. A refusal is sticky like any refused PIN.
+ */
+enum signet_err ca_token_open_with(struct ca_ctx *ctx, struct ca_token_ent *t, struct secret *pin,
+                                   char *detail)
+{
+    struct hsm_token_config cfg = {0};
+    char why[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc = SIGNET_OK;
+
+    pthread_mutex_lock(&ctx->lock);
+    if (t->tok != NULL) {
+        secret_free(pin);
+        goto out;
+    }
+    cfg.module = t->module;
+    cfg.token_label = t->label;
+    cfg.init_reserved = t->init_reserved;
+    if ((rc = hsm_token_open(&cfg, pin, &t->tok, why)) != SIGNET_OK) {
+        sg_detail(detail, "token %s: %s", t->label, why);
+        if (rc == SIGNET_E_PIN) {
+            t->failed = rc;
+            snprintf(t->fail_detail, sizeof(t->fail_detail), "%s", why);
+        }
+    }
+out:
+    pthread_mutex_unlock(&ctx->lock);
+    return rc;
+}
+
 enum signet_err ca_token(struct ca_ctx *ctx, const char *name, struct hsm_token **out, char *detail)
 {
-    struct ca_token_ent *t = token_find(ctx, name);
+    struct ca_token_ent *t = ca_token_ent_find(ctx, name);
     enum signet_err rc;
 
     *out = NULL;

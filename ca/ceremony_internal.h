@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The ceremony engine's parts shared by ceremony.c, ceremony_tbs.c and ceremony_audit.c. */
+#ifndef SIGNET_CA_CEREMONY_INTERNAL_H
+#define SIGNET_CA_CEREMONY_INTERNAL_H
+
+#include "internal.h"
+
+#define CEREMONY_FILE_MAX   (64u * 1024u)
+#define CEREMONY_PLAN_MAX   (256u * 1024u)
+#define CEREMONY_SERIAL_LEN 16
+
+/* What a signing ceremony (sign-subordinate, cross-sign) makes a TBS from. */
+struct cer_tbs_in {
+    struct ca_ent *ca;                         /* the signing CA */
+    const struct policy_profile *prof;         /* extensions, key rules */
+    const X509_NAME *subject;                  /* subject to certify */
+    EVP_PKEY *pub;                             /* key to certify (borrowed) */
+    int64_t not_before, not_after;             /* from the ceremony file */
+    int64_t planned;                           /* when the TBS was planned (the dry run's time) */
+    unsigned char serial[CEREMONY_SERIAL_LEN]; /* fixed by the caller (fresh or the plan's) */
+};
+
+/*
+ * Builds the TBS, signs it with a throwaway key of the CA's algorithm (so the
+ * AlgorithmIdentifiers are final) and lints it. Refuses a certificate that is not a CA or is a
+ * CA without keyCertSign (RFC 5280 4.2.1.3), a validity outside the CA's, a key the profile
+ * refuses, and any lint finding. *out_tbs is the exact TBS DER (OPENSSL_free).
+ */
+enum signet_err cer_build_tbs(struct ca_ctx *ctx, const struct cer_tbs_in *in,
+                              unsigned char **out_tbs, size_t *out_len, char *detail);
+
+/*
+ * Signs exactly the TBS bytes with key (digest by the issuer's algorithm), assembles the
+ * certificate around them, parses it back and verifies it with the issuer's public key and that
+ * its TBS is the same bytes. *out_der is the certificate (OPENSSL_free).
+ */
+enum signet_err cer_sign_tbs(const unsigned char *tbs, size_t len, EVP_PKEY *key, X509 *issuer,
+                             unsigned char **out_der, size_t *out_len, char *detail);
+
+/* SHA-256 hex of data (out: 65 bytes). */
+void cer_sha256_hex(const void *data, size_t len, char *out);
+
+/*
+ * Signs the transcript text with the CA's key and appends it to the audit chain as action
+ * "ceremony" (text, then a "signature HEX" line).
+ */
+enum signet_err cer_transcript_append(struct ca_ctx *ctx, struct ca_ent *ca, EVP_PKEY *key,
+                                      const char *text, char *detail);
+
+#endif
