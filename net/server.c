@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/http_struct.h> /* a request's completion callback, to chain it */
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netdb.h>
@@ -52,6 +54,8 @@ struct net_conn {
     evutil_socket_t fd;
     enum conn_state state;
     struct net_conn *prev, *next;
+    void (*chain_cb)(struct evhttp_request *, void *); /* the router's completion callback */
+    void *chain_arg;
 };
 
 /* Splits "ADDR:PORT" (IPv4, or [IPv6]:PORT). 1 = ok. */
@@ -278,7 +282,9 @@ static void on_req_done(struct evhttp_request *req, void *arg)
 {
     struct net_conn *c = arg;
 
-    (void)req;
+    if (c->chain_cb != NULL)
+        c->chain_cb(req, c->chain_arg);
+    c->chain_cb = NULL;
     if (c->state != CONN_BUSY)
         return;
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
@@ -290,7 +296,11 @@ static void on_req_done(struct evhttp_request *req, void *arg)
     }
 }
 
-/* evhttp read a whole request: its timer stops until the reply is sent; then route it. */
+/*
+ * evhttp read a whole request: its timer stops until the reply is sent. The router sets its own
+ * completion callback; it is chained behind ours (a reply is sent later, from the write
+ * callback, so req is still this connection's after net_route returns).
+ */
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct net_worker *w = arg;
@@ -299,9 +309,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (c != NULL) {
         c->state = CONN_BUSY;
         evtimer_del(c->timer);
-        evhttp_request_set_on_complete_cb(req, on_req_done, c);
     }
     net_route(req, w);
+    if (c != NULL && req->on_complete_cb != on_req_done) {
+        c->chain_cb = req->on_complete_cb;
+        c->chain_arg = req->on_complete_cb_arg;
+        evhttp_request_set_on_complete_cb(req, on_req_done, c);
+    }
 }
 
 /*
