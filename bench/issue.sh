@@ -16,6 +16,7 @@
 #   SIGNET_BENCH_WORKERS      signetd [daemon] workers (default: signetd's own, 4)
 #   SIGNET_BENCH_PERF=1       also profile signetd with perf during the first round and print
 #                             the share of its CPU time by issuance stage (bench/issue_stages.py)
+#   SIGNET_BENCH_PERF_KEEP=F  with SIGNET_BENCH_PERF=1: keep perf's data in file F
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -104,6 +105,22 @@ wait_http() {
 # Total CPU seconds (user + system) used so far by process PID.
 cpu_secs() {
   awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat"
+}
+
+# signetd's processes, comma-separated: the ca process and its web process(es).
+signetd_pids() {
+  local kids
+  kids=$(pgrep -P "$signetd_pid" | paste -sd, -)
+  echo "$signetd_pid${kids:+,$kids}"
+}
+
+# CPU seconds of a comma-separated list of processes, summed.
+cpu_sum() {
+  local t=0 p
+  for p in ${1//,/ }; do
+    t=$(awk -v a="$t" -v b="$(cpu_secs "$p" 2>/dev/null || echo 0)" 'BEGIN {print a + b}')
+  done
+  echo "$t"
 }
 
 # The PEM file $1 as one JSON string (newlines escaped).
@@ -199,22 +216,22 @@ printf '%-7s %-6s %9s %8s %7s %9s %9s %9s %6s\n' server round requests non-2xx e
 for r in $(seq 1 "$rounds"); do
   for s in signet cfssl; do
     if [ "$s" = signet ]; then
-      pid=$signetd_pid url=$surl body=$tmp/signet.json tok=$token
+      pid=$(signetd_pids) url=$surl body=$tmp/signet.json tok=$token
     else
       pid=$cfssl_pid url=$curl_ body=$tmp/cfssl.json tok=""
     fi
     if [ "$s" = signet ] && [ "$r" = 1 ] && [ "${SIGNET_BENCH_PERF:-0}" = 1 ]; then
       if command -v perf >/dev/null; then
-        perf record -q -F 499 --call-graph dwarf,16384 -p "$signetd_pid" -o "$tmp/perf.data" \
+        perf record -q -F 499 --call-graph dwarf,16384 -p "$(signetd_pids)" -o "$tmp/perf.data" \
           -- sleep $((seconds > 6 ? seconds - 2 : seconds)) >/dev/null 2>&1 &
         perf_pid=$!
       else
         echo "   (SIGNET_BENCH_PERF=1: perf is not installed; apt-get install linux-perf)"
       fi
     fi
-    c0=$(cpu_secs "$pid")
+    c0=$(cpu_sum "$pid")
     run_wrk "$tmp/$s.$r" "$url" "$body" "$tok" "$seconds"
-    c1=$(cpu_secs "$pid")
+    c1=$(cpu_sum "$pid")
     f=$tmp/$s.$r
     awk -v s="$s" -v r="$r" -v n="$(wrkstat "$f" requests)" -v x="$(wrkstat "$f" non2xx)" \
       -v e="$(wrkstat "$f" errors)" -v t="$(wrkstat "$f" seconds)" -v a="$(wrkstat "$f" p50_ms)" \
@@ -282,6 +299,9 @@ if [ -f "$tmp/perf.data" ]; then
   echo
   echo "== signetd's CPU time by stage (perf, first Signet round)"
   perf script -i "$tmp/perf.data" 2>/dev/null | python3 "$root/bench/issue_stages.py"
+  if [ -n "${SIGNET_BENCH_PERF_KEEP:-}" ]; then
+    cp "$tmp/perf.data" "$SIGNET_BENCH_PERF_KEEP" && echo "   perf data kept in $SIGNET_BENCH_PERF_KEEP"
+  fi
 fi
 
 echo

@@ -171,6 +171,48 @@ static EVP_PKEY *throwaway(struct ca_ctx *ctx, EVP_PKEY *pub)
     return k;
 }
 
+/*
+ * Copies the CSR's SubjectPublicKeyInfo into the certificate as its bytes stand: the algorithm
+ * identifier and the subjectPublicKey BIT STRING. X509_set_pubkey would encode the parsed key
+ * again and decode the result (two trips through OpenSSL 3's encoder and decoder frameworks);
+ * the bytes are the ones the CSR's signature was verified with and policy judged. 1 = ok.
+ */
+static int copy_spki(X509 *x, X509_REQ *req)
+{
+    X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(req), *dst = X509_get_X509_PUBKEY(x);
+    const unsigned char *pk = NULL;
+    int pklen = 0, ptype = V_ASN1_UNDEF;
+    const ASN1_OBJECT *aobj = NULL;
+    const void *pval = NULL;
+    X509_ALGOR *alg = NULL;
+    ASN1_OBJECT *obj = NULL;
+    void *val = NULL;
+    unsigned char *enc = NULL;
+
+    if (src == NULL || dst == NULL || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &alg, src) ||
+        alg == NULL || pk == NULL || pklen <= 0)
+        return 0;
+    X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
+    if ((obj = OBJ_dup(aobj)) == NULL || (enc = OPENSSL_memdup(pk, (size_t)pklen)) == NULL)
+        goto fail;
+    if (ptype == V_ASN1_OBJECT)
+        val = OBJ_dup(pval);
+    else if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
+        val = ASN1_STRING_dup(pval);
+    if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL && val == NULL)
+        goto fail;
+    if (X509_PUBKEY_set0_param(dst, obj, ptype, val, enc, pklen))
+        return 1;
+fail:
+    ASN1_OBJECT_free(obj);
+    if (ptype == V_ASN1_OBJECT)
+        ASN1_OBJECT_free(val);
+    else
+        ASN1_STRING_free(val);
+    OPENSSL_free(enc);
+    return 0;
+}
+
 /* Builds the TBS for a leaf from the decision. Caller frees *out. */
 static enum signet_err build_tbs(struct ca_ent *ca, const struct policy_profile *prof,
                                  X509_REQ *req, const struct policy_decision *dec, X509 **out,
@@ -193,7 +235,7 @@ static enum signet_err build_tbs(struct ca_ent *ca, const struct policy_profile 
     }
     if (x == NULL || !X509_set_version(x, X509_VERSION_3) ||
         !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
-        !X509_set_subject_name(x, subj) || !X509_set_pubkey(x, X509_REQ_get0_pubkey(req)))
+        !X509_set_subject_name(x, subj) || !copy_spki(x, req))
         goto out;
     if ((rc = set_validity(x, ca->cert, policy_profile_validity(prof), out_not_after, detail)) !=
         SIGNET_OK)
@@ -325,7 +367,10 @@ static enum signet_err record_pending(struct ca_ctx *ctx, struct ca_ent *ca, X50
     return rc;
 }
 
-/* Signs on the token, verifies, records ISSUED. The PENDING record stays if any step fails. */
+/*
+ * Signs on the token (hsm_sign verifies the signature), records ISSUED. The PENDING record stays
+ * if any step fails.
+ */
 static enum signet_err sign_and_record(struct ca_ctx *ctx, struct ca_ent *ca, EVP_PKEY *key,
                                        X509 *x, struct store_cert *c, const char *object,
                                        unsigned char **out_der, int *out_len, char *detail)
@@ -344,12 +389,9 @@ static enum signet_err sign_and_record(struct ca_ctx *ctx, struct ca_ent *ca, EV
                   ca->name, object, why[0] == ';' ? why + 2 : why);
         return SIGNET_E_HSM;
     }
-    if (X509_verify(x, issuer_pub) != 1) {
-        sg_detail(detail, "CA %s: the token's signature on %s does not verify; not issued",
-                  ca->name, object);
-        ERR_clear_error();
-        return SIGNET_E_HSM;
-    }
+    /* verified once: hsm_sign checked the token's signature over this TBS's digest with the
+     * key's public key, which ca_ent_key pinned to the issuer certificate's (a signature that
+     * does not verify fails X509_sign above); X509_verify here would hash and verify again */
     if ((*out_len = i2d_X509(x, out_der)) <= 0) {
         sg_detail(detail, "CA %s: cannot encode %s", ca->name, object);
         return SIGNET_E_CRYPTO;

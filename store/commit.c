@@ -5,7 +5,8 @@
  * Writers enqueue (fn, arg) and sleep. The committer takes up to batch_max of them, opens one
  * write transaction, runs each fn in a nested transaction of its own (an fn that fails aborts
  * only its child), commits once, so one fsync serves the whole batch, and then wakes every writer
- * with its own result. If the commit fails, every writer of the batch gets that error.
+ * with its own result (each writer sleeps on its own condition variable). If the commit fails,
+ * every writer of the batch gets that error.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +14,16 @@
 #include <time.h>
 
 #include "internal.h"
+
+/*
+ * A writer waiting for its write: each has its own condition variable, so a commit wakes the
+ * writers of its batch and no other (one shared variable woke every waiting writer on every
+ * commit, and on a busy CA most of them only went back to sleep).
+ */
+struct waiter {
+    struct store_pending p; /* first: the queue holds &waiter.p */
+    pthread_cond_t cv;
+};
 
 /* Adds us microseconds to the monotonic clock's now. */
 static struct timespec deadline_after(unsigned us)
@@ -147,9 +158,12 @@ static void *committer_main(void *arg)
         st->writes += n;
         if (n > st->batch_largest)
             st->batch_largest = n;
-        for (p = batch; p != NULL; p = p->next)
-            p->done = 1;
-        pthread_cond_broadcast(&st->done);
+        for (p = batch; p != NULL;) {
+            struct waiter *w = (struct waiter *)p;
+            p = p->next; /* read first: the writer may return once it has st->mu again */
+            w->p.done = 1;
+            pthread_cond_signal(&w->cv);
+        }
     }
     pthread_mutex_unlock(&st->mu);
     return NULL;
@@ -179,7 +193,8 @@ void store_committer_stop(struct store *st)
 /* See store.h. */
 enum signet_err store_write(struct store *st, store_write_fn fn, void *arg, char *detail)
 {
-    struct store_pending p;
+    struct waiter w;
+    struct store_pending *p = &w.p;
 
     if (st == NULL || fn == NULL) {
         sg_detail(detail, "store_write without a store or a function");
@@ -193,25 +208,28 @@ enum signet_err store_write(struct store *st, store_write_fn fn, void *arg, char
         sg_detail(detail, "store_write called from a write function: it would wait for itself");
         return SIGNET_E_INTERNAL;
     }
-    memset(&p, 0, sizeof(p));
-    p.fn = fn;
-    p.arg = arg;
-    p.detail = detail;
+    memset(&w, 0, sizeof(w));
+    p->fn = fn;
+    p->arg = arg;
+    p->detail = detail;
+    pthread_cond_init(&w.cv, NULL);
     pthread_mutex_lock(&st->mu);
     if (st->stopping) {
         pthread_mutex_unlock(&st->mu);
+        pthread_cond_destroy(&w.cv);
         sg_detail(detail, "store %s is closing", st->dir);
         return SIGNET_E_STORE;
     }
     if (st->tail != NULL)
-        st->tail->next = &p;
+        st->tail->next = p;
     else
-        st->head = &p;
-    st->tail = &p;
+        st->head = p;
+    st->tail = p;
     st->queued++;
     pthread_cond_signal(&st->work);
-    while (!p.done)
-        pthread_cond_wait(&st->done, &st->mu);
+    while (!p->done)
+        pthread_cond_wait(&w.cv, &st->mu);
     pthread_mutex_unlock(&st->mu);
-    return p.rc;
+    pthread_cond_destroy(&w.cv);
+    return p->rc;
 }
