@@ -17,11 +17,13 @@
  */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <libgfshare.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,60 @@
 #define SCRYPT_MAXMEM (1200ull << 20)
 #define PEM_NAME      "SIGNET ROOT SHARE"
 
+#define GFSHARE_LIB "libgfshare.so.2"
+
 static int rand_failed;
+
+/*
+ * libgfshare, loaded at first use (dlopen) so that the programs link without it until the build
+ * names it; the header gives the types. gf.ok is 0 when the library is missing.
+ */
+static struct {
+    int ok;
+    gfshare_ctx *(*init_enc)(unsigned char *, unsigned int, unsigned char, unsigned int);
+    gfshare_ctx *(*init_dec)(unsigned char *, unsigned int, unsigned int);
+    void (*ctx_free)(gfshare_ctx *);
+    void (*setsecret)(gfshare_ctx *, unsigned char *);
+    void (*getshare)(gfshare_ctx *, unsigned char, unsigned char *);
+    void (*giveshare)(gfshare_ctx *, unsigned char, unsigned char *);
+    void (*extract)(gfshare_ctx *, unsigned char *);
+    gfshare_rand_func_t *fill_rand;
+} gf;
+static pthread_once_t gf_once = PTHREAD_ONCE_INIT;
+
+static void gf_rand(unsigned char *buf, unsigned int len);
+
+static void gf_load_once(void)
+{
+    void *dl = dlopen(GFSHARE_LIB, RTLD_NOW | RTLD_LOCAL);
+
+    if (dl == NULL)
+        return;
+    *(void **)&gf.init_enc = dlsym(dl, "gfshare_ctx_init_enc");
+    *(void **)&gf.init_dec = dlsym(dl, "gfshare_ctx_init_dec");
+    *(void **)&gf.ctx_free = dlsym(dl, "gfshare_ctx_free");
+    *(void **)&gf.setsecret = dlsym(dl, "gfshare_ctx_enc_setsecret");
+    *(void **)&gf.getshare = dlsym(dl, "gfshare_ctx_enc_getshare");
+    *(void **)&gf.giveshare = dlsym(dl, "gfshare_ctx_dec_giveshare");
+    *(void **)&gf.extract = dlsym(dl, "gfshare_ctx_dec_extract");
+    gf.fill_rand = dlsym(dl, "gfshare_fill_rand");
+    gf.ok = gf.init_enc && gf.init_dec && gf.ctx_free && gf.setsecret && gf.getshare &&
+            gf.giveshare && gf.extract && gf.fill_rand;
+    if (gf.ok) /* the polynomial's coefficients, and the wipe in gfshare_ctx_free */
+        *gf.fill_rand = gf_rand;
+}
+
+/* 1 when libgfshare is usable; otherwise detail says what to install. */
+static int gf_load(char *detail)
+{
+    pthread_once(&gf_once, gf_load_once);
+    if (!gf.ok)
+        sg_detail(detail,
+                  "%s (Shamir shares) will not load: install libgfshare2 "
+                  "(scripts/deps.sh)",
+                  GFSHARE_LIB);
+    return gf.ok;
+}
 
 /* libgfshare's randomness for the polynomial coefficients: OpenSSL's private generator. */
 static void gf_rand(unsigned char *buf, unsigned int len)
@@ -213,15 +268,16 @@ enum signet_err ca_quorum_split_seal(const struct secret *secret,
     h.log2n = log2n;
     memcpy(h.root_id, root_id, CA_ROOT_ID_LEN);
     rand_failed = 0;
-    gfshare_fill_rand = gf_rand;
+    if (!gf_load(detail))
+        return SIGNET_E_CONFIG;
     if (!commitment(root_id, secret, h.check) ||
-        (g = gfshare_ctx_init_enc(nrs, n, (unsigned char)m, SHARE_MAX)) == NULL)
+        (g = gf.init_enc(nrs, n, (unsigned char)m, SHARE_MAX)) == NULL)
         goto out;
     /* libgfshare copies the secret into its context; the context is freed (and wiped) below */
-    gfshare_ctx_enc_setsecret(g, (unsigned char *)secret_data(secret));
+    gf.setsecret(g, (unsigned char *)secret_data(secret));
     for (unsigned i = 0; i < n; i++) {
         h.index = i + 1;
-        gfshare_ctx_enc_getshare(g, (unsigned char)i, share);
+        gf.getshare(g, (unsigned char)i, share);
         if (rand_failed || !seal_one(&h, share, SHARE_MAX, pass[i], &out_files[i], &out_lens[i]))
             goto out;
     }
@@ -229,7 +285,7 @@ enum signet_err ca_quorum_split_seal(const struct secret *secret,
 out:
     OPENSSL_cleanse(share, sizeof(share));
     if (g != NULL)
-        gfshare_ctx_free(g);
+        gf.ctx_free(g);
     if (rc != SIGNET_OK) {
         sg_detail(detail, "cannot split and seal the shares (randomness or scrypt failed)");
         for (unsigned i = 0; i < n; i++) {
@@ -393,6 +449,8 @@ enum signet_err ca_quorum_combine(const struct ca_share_in *in, size_t n, const 
     char why[SIGNET_DETAIL_MAX] = "";
 
     *out = NULL;
+    if (!gf_load(detail))
+        return SIGNET_E_CONFIG;
     for (size_t i = 0; i < n && k < CA_SHARES_MAX; i++) {
         if (!use[i])
             continue;
@@ -406,12 +464,11 @@ enum signet_err ca_quorum_combine(const struct ca_share_in *in, size_t n, const 
         nrs[k++] = (unsigned char)h.index;
     }
     rc = SIGNET_E_CRYPTO;
-    gfshare_fill_rand = gf_rand; /* gfshare_ctx_free overwrites the context with it */
-    if ((g = gfshare_ctx_init_dec(nrs, k, SHARE_MAX)) == NULL)
+    if ((g = gf.init_dec(nrs, k, SHARE_MAX)) == NULL)
         goto out;
     for (unsigned i = 0; i < k; i++)
-        gfshare_ctx_dec_giveshare(g, (unsigned char)i, (unsigned char *)secret_data(sh[i]));
-    gfshare_ctx_dec_extract(g, buf);
+        gf.giveshare(g, (unsigned char)i, (unsigned char *)secret_data(sh[i]));
+    gf.extract(g, buf);
     if ((*out = secret_new(SHARE_MAX)) == NULL || !secret_set(*out, buf, SHARE_MAX) ||
         !commitment(h.root_id, *out, chk))
         goto out;
@@ -427,7 +484,7 @@ out:
     for (unsigned i = 0; i < k; i++)
         secret_free(sh[i]);
     if (g != NULL)
-        gfshare_ctx_free(g);
+        gf.ctx_free(g);
     if (rc != SIGNET_OK) {
         secret_free(*out);
         *out = NULL;
