@@ -545,6 +545,11 @@ enum signet_err ca_ocsp_presign(struct ca_ctx *ctx, const char *ca, const char *
     }
     if ((rc = state_get(ctx, &s, detail)) != SIGNET_OK)
         return rc;
+    if (!s->r[i].eligible) {
+        sg_detail(detail, "CA %s: not served by OCSP (a root, or its key is on no online token)",
+                  ca);
+        return SIGNET_E_POLICY;
+    }
     return presign_one(s, i, serial, len, detail);
 }
 
@@ -587,6 +592,7 @@ static int pass_cb(const struct store_cert *c, void *arg)
     struct ca_ent *ca = &a->s->ctx->cas[a->ca];
     int64_t tu = 0, nu = 0;
     int status = -1, need;
+    enum ocsp_freshness fr;
     size_t len;
     enum signet_err rc;
 
@@ -594,13 +600,14 @@ static int pass_cb(const struct store_cert *c, void *arg)
         return 1;
     rc = store_ocsp_read(a->s->ctx->st, ca->store_id, c->serial, c->serial_len, STORE_OCSP_SHA1,
                          NULL, 0, &len, &tu, &nu, &status, NULL);
-    need = rc != SIGNET_OK || status != (c->state == STORE_CERT_REVOKED ? 1 : 0) ||
-           a->now >= tu + (nu - tu) / 2;
+    fr = ocsp_freshness(a->now, tu, nu);
+    need =
+        rc != SIGNET_OK || status != (c->state == STORE_CERT_REVOKED ? 1 : 0) || fr != OCSP_FRESH;
     if (rc != SIGNET_OK)
         a->missing++;
-    else if (a->now >= nu)
+    else if (fr == OCSP_STALE)
         a->stale++;
-    else if (a->now >= tu + (nu - tu) / 2)
+    else if (fr == OCSP_OVERDUE)
         a->overdue++;
     if (need && a->nwork < a->cap) {
         struct store_cert *cp = calloc(1, sizeof(*cp));
@@ -658,9 +665,9 @@ static int pass_run(struct ocsp_state *s, char *detail)
                 sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", ctx->cas[i].name, d);
             } else if (!had) {
                 a.missing--;
-            } else if (a.now >= nu) {
+            } else if (ocsp_freshness(a.now, tu, nu) == OCSP_STALE) {
                 a.stale--;
-            } else if (a.now >= tu + (nu - tu) / 2) {
+            } else if (ocsp_freshness(a.now, tu, nu) == OCSP_OVERDUE) {
                 a.overdue--;
             }
             free(a.work[k]);

@@ -204,7 +204,7 @@ static void answer(struct net_worker *w, struct evhttp_request *req, const struc
         return send_error(w, req, OCSP_RS_INTERNAL, ANS_TRYLATER);
     rc = store_ocsp_read(ca_ctx_store(ca), ca_id, id->serial, id->serial_len, id->hash, buf,
                          RESP_BUF, &len, &tu, &nu, &status, NULL);
-    if (rc == SIGNET_OK && now < nu) {
+    if (rc == SIGNET_OK && ocsp_freshness(now, tu, nu) != OCSP_STALE) {
         atomic_fetch_add(&answers[status == 1   ? ANS_REVOKED
                                   : status == 2 ? ANS_UNKNOWN
                                                 : ANS_GOOD],

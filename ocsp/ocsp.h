@@ -129,6 +129,11 @@ enum signet_err ocsp_response_make(const struct ocsp_single *s, X509 *responder,
                                    EVP_PKEY *throwaway, unsigned char **out, size_t *out_len,
                                    char *detail);
 
+/* Where a response stands at now: fresh, overdue (past half its validity: re-sign it) or stale
+ * (at or past nextUpdate: never served as fresh). */
+enum ocsp_freshness { OCSP_FRESH = 0, OCSP_OVERDUE = 1, OCSP_STALE = 2 };
+enum ocsp_freshness ocsp_freshness(int64_t now, int64_t this_update, int64_t next_update);
+
 /* Reads the validity of a stored response (thisUpdate, nextUpdate, status) from its DER. 1 = ok. */
 int ocsp_response_times(const unsigned char *der, size_t len, int64_t *this_update,
                         int64_t *next_update, int *status);

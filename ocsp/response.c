@@ -282,3 +282,10 @@ int ocsp_response_times(const unsigned char *der, size_t len, int64_t *this_upda
     OCSP_RESPONSE_free(r);
     return ok;
 }
+
+enum ocsp_freshness ocsp_freshness(int64_t now, int64_t this_update, int64_t next_update)
+{
+    if (now >= next_update || next_update <= this_update)
+        return OCSP_STALE;
+    return now >= this_update + (next_update - this_update) / 2 ? OCSP_OVERDUE : OCSP_FRESH;
+}
