@@ -342,7 +342,8 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
     p.shard = s->shard;
     if (s->delta) {
         p.delta_base = g->base.number;
-        p.delta_since = g->base.this_update;
+        /* the base was signed at its thisUpdate + BACKDATE; a second's margin for the clock */
+        p.delta_since = g->base.this_update + BACKDATE - 1;
     }
     if ((err = make_doc(g, s, &p, &d, &st, detail)) != SIGNET_OK)
         return err;
