@@ -7,7 +7,7 @@
 
 #define SIGNETD_DEFAULT_LISTEN "127.0.0.1:8080"
 #define SIGNETD_IPC_FD         3  /* where the web process finds its end of the socketpair */
-#define SIGNETD_ISSUERS_MIN    16 /* the ca process's issuing threads: 4 per HTTP worker, */
+#define SIGNETD_ISSUERS_MIN    32 /* the ca process's issuing threads: 4 per HTTP worker, */
 #define SIGNETD_ISSUERS_MAX    64 /* within these bounds */
 
 /* A [daemon] number within [1, max], 0 when absent, -1 (logged) when malformed. */

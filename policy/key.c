@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -237,11 +238,62 @@ enum signet_err policy_check_key(const struct policy_profile *p, EVP_PKEY *pub, 
     return SIGNET_E_BADKEY;
 }
 
+/*
+ * The SubjectPublicKeyInfo DER of an EC key on a named curve or of an Ed25519 key, built from
+ * the key's parameters with the ASN.1 templates: the same bytes as i2d_PUBKEY (RFC 5480 2, RFC
+ * 8410 4; EC points in uncompressed form only), without a trip through OpenSSL 3's
+ * encoder framework, which costs more than the rest of the policy check. Other keys: -1, and
+ * the caller uses i2d_PUBKEY. Returns the length (*der to OPENSSL_free) or -1.
+ */
+static int spki_der_fast(EVP_PKEY *pub, unsigned char **der)
+{
+    unsigned char pt[256], *enc = NULL;
+    char group[64], form[32] = "";
+    size_t len = 0;
+    int nid = NID_undef, n = -1;
+    X509_PUBKEY *pk = NULL;
+
+    if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_ED25519) {
+        len = sizeof(pt);
+        if (EVP_PKEY_get_raw_public_key(pub, pt, &len) != 1)
+            return -1;
+    } else if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
+        if (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           NULL) != 1 ||
+            (nid = OBJ_sn2nid(group)) == NID_undef ||
+            EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form,
+                                           sizeof(form), NULL) != 1 ||
+            strcmp(form, "uncompressed") != 0 ||
+            EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
+                                            &len) != 1 ||
+            len == 0 || pt[0] != 0x04)
+            return -1; /* other point forms: i2d_PUBKEY, which keeps the key's own */
+    } else {
+        return -1;
+    }
+    if (len == 0 || (enc = OPENSSL_memdup(pt, len)) == NULL || (pk = X509_PUBKEY_new()) == NULL)
+        goto out;
+    if (nid != NID_undef ? X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+                                                  V_ASN1_OBJECT, OBJ_nid2obj(nid), enc, (int)len)
+                         : X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL,
+                                                  enc, (int)len)) {
+        enc = NULL; /* the BIT STRING holds it */
+        n = i2d_X509_PUBKEY(pk, der);
+    }
+out:
+    OPENSSL_free(enc);
+    X509_PUBKEY_free(pk);
+    return n > 0 ? n : -1;
+}
+
 int policy_spki_sha256(EVP_PKEY *pub, unsigned char out[POLICY_SPKI_HASH])
 {
     unsigned char *der = NULL;
     unsigned int mdlen = 0;
-    int len = i2d_PUBKEY(pub, &der), ok;
+    int len = spki_der_fast(pub, &der), ok;
+
+    if (len <= 0)
+        len = i2d_PUBKEY(pub, &der);
 
     ok = len > 0 && EVP_Digest(der, (size_t)len, out, &mdlen, EVP_sha256(), NULL) &&
          mdlen == POLICY_SPKI_HASH;
