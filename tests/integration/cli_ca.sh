@@ -19,7 +19,10 @@ cd "$W"
 sig hsm list >"$W/list" || fail "hsm list"
 grep -q 'pkcs11:token=signet-online;object=issuing-1.*ec:P-256 private sensitive never-extractable' "$W/list" \
   || fail "hsm list does not show issuing-1 as a sensitive, never-extractable P-256 key: $(cat "$W/list")"
-grep -q 'pkcs11:token=signet-root;object=root.*ec:P-384 private' "$W/list" || fail "hsm list does not show the root key"
+# the root token is offline: hsm list names it but does not open it
+grep -q '^token root: label signet-root' "$W/list" || fail "hsm list does not name the root token"
+grep -q 'quorum' "$W/list" || fail "hsm list does not say the root token needs a quorum: $(cat "$W/list")"
+grep -q 'object=root' "$W/list" && fail "hsm list opened the offline root token"
 
 uri=$(sig hsm keygen --token online --label spare --type ed25519) || fail "hsm keygen"
 [ "$uri" = "pkcs11:token=signet-online;object=spare" ] || echo "$uri" | grep -q '^pkcs11:token=signet-online;object=spare' \
@@ -28,23 +31,24 @@ sig hsm list | grep -q 'object=spare.*ed25519 private' || fail "the new key is n
 if sig hsm keygen --token online --label spare --type ed25519 >/dev/null 2>"$W/err"; then fail "a second key with the same label was made"; fi
 [ "$(wc -l <"$W/err")" = 1 ] || fail "duplicate label: not one line: $(cat "$W/err")"
 
-# a CA signed at once by the root (its token is usable from this configuration)
-sig ca create --name issuing-2 --parent root --token online --type ec:P-384 --subject "CN=Issuing 2,O=Signet Demo" \
-  >"$W/c2.log" 2>&1 || { cat "$W/c2.log"; fail "ca create issuing-2"; }
+# a CA signed at once by a parent whose token is usable (a lab root on the online token)
+sig ca create --name lab-root --parent "" --token online --type ec:P-256 --subject "CN=Lab Root" --pathlen 1 \
+  --profiles "subordinate-ca, tls-server" >"$W/c1.log" 2>&1 || { cat "$W/c1.log"; fail "ca create lab-root"; }
+sig ca create --name issuing-2 --parent lab-root --token online --type ec:P-384 --subject "CN=Issuing 2,O=Signet Demo" \
+  --pathlen 0 >"$W/c2.log" 2>&1 || { cat "$W/c2.log"; fail "ca create issuing-2"; }
 [ -s "$P/public/issuing-2.crt" ] || fail "ca create wrote no public/issuing-2.crt"
-openssl verify -x509_strict -CAfile "$P/public/root.crt" "$P/public/issuing-2.crt" >/dev/null || fail "issuing-2 does not verify"
-sig ca list | grep -q '^issuing-2 parent=root' || fail "ca list lacks issuing-2"
+openssl verify -x509_strict -CAfile "$P/public/lab-root.crt" "$P/public/issuing-2.crt" >/dev/null || fail "issuing-2 does not verify"
+sig ca list | grep -q '^issuing-2 parent=lab-root' || fail "ca list lacks issuing-2"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" -subj /CN=www.example.test \
   -addext subjectAltName=DNS:www.example.test -out "$W/l.csr" 2>/dev/null
 sig issue --ca issuing-2 --profile tls-server --csr "$W/l.csr" --out "$W/l2.crt" >/dev/null || fail "issue under issuing-2"
-openssl verify -x509_strict -CAfile "$P/public/root.crt" -untrusted "$P/public/issuing-2.crt" "$W/l2.crt" >/dev/null \
+openssl verify -x509_strict -CAfile "$P/public/lab-root.crt" -untrusted "$P/public/issuing-2.crt" "$W/l2.crt" >/dev/null \
   || fail "leaf under issuing-2 does not verify"
-if sig ca create --name issuing-2 --parent root --token online --type ec:P-256 --subject CN=x >/dev/null 2>&1; then
+if sig ca create --name issuing-2 --parent lab-root --token online --type ec:P-256 --subject CN=x >/dev/null 2>&1; then
   fail "a second CA named issuing-2 was created"; fi
 
-# the root activated by quorum: ca create writes a CSR for the ceremony instead
-sed 's/^pin    = file:hsm\/root.pin/pin    = quorum/' "$CONF" >"$P/online.conf"
-sigo() { "$B/signet" -c "$P/online.conf" "$@"; }
+# the root is activated by quorum: ca create writes a CSR for the ceremony instead
+sigo() { sig "$@"; }
 sigo ca create --name issuing-3 --parent root --token online --type ec:P-256 --subject "CN=Issuing 3" \
   --csr-out "$W/i3.csr" >"$W/c3.log" 2>&1 || { cat "$W/c3.log"; fail "ca create issuing-3 (CSR)"; }
 grep -q 'CSR written' "$W/c3.log" || fail "ca create did not say it wrote a CSR"
@@ -55,8 +59,18 @@ if sigo ca create --name issuing-4 --parent root --token online --type ec:P-256 
   fail "ca create without a usable parent and without --csr-out succeeded"; fi
 grep -q -- '--csr-out' "$W/err" || fail "ca create did not point to --csr-out: $(cat "$W/err")"
 
-# the "ceremony": the root signs the CSR under the subordinate-ca profile
-sig issue --ca root --profile subordinate-ca --csr "$W/i3.csr" --out "$W/i3.crt" >/dev/null || fail "root did not sign issuing-3"
+# the ceremony: the root signs the CSR under the subordinate-ca profile with 2 of its 3 shares
+sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
+cer() { printf '[ceremony]\noperation = sign-subordinate\nca = %s\ncsr = %s\nprofile = subordinate-ca\nnot_before = %s\nnot_after = %s\nout = %s\n' \
+  "$1" "$W/i3.csr" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)" "$(date -u -d '+2 years' +%Y-%m-%dT%H:00:00Z)" "$2"; }
+cer root "$W/i3.crt" >"$W/i3.cer"
+sig ceremony run "$W/i3.cer" --share "$(sh 2)" --share "$(sh 3)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "the root did not sign issuing-3"; }
+# the same CSR signed by another CA than the configured parent is refused at import
+cer lab-root "$W/i3-lab.crt" >"$W/i3-lab.cer"
+sig ceremony run "$W/i3-lab.cer" >"$W/lab.log" 2>&1 || { cat "$W/lab.log"; fail "lab-root did not sign issuing-3's CSR"; }
+if sigo ca import-cert --name issuing-3 --cert "$W/i3-lab.crt" >/dev/null 2>"$W/err"; then
+  fail "a certificate from another issuer than the parent was imported"; fi
+grep -q 'not issued by the configured parent CA root' "$W/err" || fail "wrong-parent import: $(cat "$W/err")"
 if sigo ca import-cert --name issuing-3 --cert "$P/public/issuing-1.crt" >/dev/null 2>"$W/err"; then
   fail "a certificate for another key was imported"; fi
 grep -q 'not the key of CA issuing-3' "$W/err" || fail "wrong-key import: $(cat "$W/err")"

@@ -15,12 +15,15 @@ P=$W/pki
 sig() { "$B/signet" -c "$P/signet.conf" "$@"; }
 
 for f in signet.conf policies/tls-server.conf policies/tls-client.conf policies/subordinate-ca.conf \
-  policies/ocsp-responder.conf hsm/softhsm2.conf hsm/online.pin hsm/root.pin clients/demo.token \
+  policies/ocsp-responder.conf hsm/softhsm2.conf hsm/online.pin clients/demo.token \
+  custodians/share-1.share custodians/share-2.share custodians/share-3.share \
+  custodians/share-1.pass custodians/share-2.pass custodians/share-3.pass \
   public/root.crt public/issuing-1.crt public/chain.pem; do
   [ -s "$P/$f" ] || fail "demo PKI lacks $f"
 done
 [ -d "$P/hsm/tokens" ] && [ -d "$P/store" ] && [ -d "$P/public/crl" ] || fail "demo PKI lacks a directory"
-for f in hsm/online.pin hsm/root.pin clients/demo.token; do
+[ ! -e "$P/hsm/root.pin" ] || fail "the root's PIN is on disk (it must exist only as shares)"
+for f in hsm/online.pin clients/demo.token custodians/share-1.share custodians/share-1.pass; do
   [ "$(stat -c %a "$P/$f")" = 600 ] || fail "$f is not mode 0600"
 done
 # etc/policies holds the same profiles as the demo (after its SPDX line)
