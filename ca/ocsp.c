@@ -519,9 +519,14 @@ static enum signet_err presign_one(struct ocsp_state *s, size_t i, const unsigne
 /* Parses a hex serial into octets. 1 = ok. */
 static int parse_serial(const char *hex, unsigned char out[STORE_SERIAL_MAX], size_t *len)
 {
-    long n = hex != NULL && strlen(hex) <= 2 * STORE_SERIAL_MAX
-                 ? sg_hex_decode(hex, out, STORE_SERIAL_MAX)
-                 : -1;
+    char even[2 * STORE_SERIAL_MAX + 2];
+    size_t hl = hex != NULL ? strnlen(hex, sizeof(even)) : sizeof(even);
+    long n = -1;
+
+    if (hl >= 1 && hl <= 2 * STORE_SERIAL_MAX) { /* "minimal hex" may have an odd length */
+        snprintf(even, sizeof(even), "%s%s", hl % 2 ? "0" : "", hex);
+        n = sg_hex_decode(even, out, STORE_SERIAL_MAX);
+    }
 
     *len = n > 0 ? (size_t)n : 0;
     return n > 0;
