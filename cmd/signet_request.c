@@ -190,7 +190,8 @@ static int req_list(const char *conf, int argc, char **argv)
         fail("request list", rc, detail);
         goto out;
     }
-    qsort(l.v, l.n, sizeof(*l.v), by_time);
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof(*l.v), by_time);
     list_print(&l);
     ret = 0;
 out:
