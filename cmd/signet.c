@@ -21,10 +21,14 @@ static const char usage_text[] =
     "  ca create --name N --parent P --token T --type TYPE --subject DN [--csr-out F] [--days D]\n"
     "  ca import-cert --name N --cert F\n"
     "  ca list\n"
-    "  issue --ca N --profile P --csr F [--out F]\n"
+    "  issue --ca N --profile P --csr F [--out F]   (exit 3: queued for approval)\n"
     "  cert list --ca N [--status issued|revoked|pending]\n"
     "  cert show --ca N --serial HEX\n"
-    "  policy check --profile P --csr F\n";
+    "  policy check --profile P --csr F\n"
+    "  revoke --ca N --serial HEX --reason REASON [--invalidity-date ISO8601]\n"
+    "  crl generate --ca N\n"
+    "  request list [--ca N] [--status pending|approved|rejected]\n"
+    "  request show --id ID | approve --id ID [--out F] | reject --id ID --reason TEXT\n";
 
 static int usage(const char *why)
 {
@@ -281,6 +285,7 @@ static int cmd_issue(const char *conf, int argc, char **argv)
     static const char *const required[] = {"ca", "profile", "csr", NULL};
     struct ca_issue_request req = {0};
     struct ca_issued *r = NULL;
+    struct ca_issue_opts io = {0, ""};
     struct ca_ctx *ctx = NULL;
     struct opts o;
     unsigned char *csr = NULL;
@@ -303,9 +308,15 @@ static int cmd_issue(const char *conf, int argc, char **argv)
     req.ca = opt(&o, "ca");
     req.profile = opt(&o, "profile");
     req.requester = requester;
-    rc = ca_issue(ctx, &req, &r, detail);
+    rc = ca_issue_ex(ctx, &req, &io, &r, detail);
     ca_ctx_free(ctx);
     free(csr);
+    if (rc == SIGNET_E_QUEUED) {
+        if (json_out)
+            printf("{\"request\": \"%s\", \"status\": \"pending\"}\n", io.queued_id);
+        fprintf(errf, "signet: issue: %s\n", detail);
+        return EXIT_QUEUED;
+    }
     if (rc != SIGNET_OK)
         return fail("issue", rc, detail);
     if ((pem = der_to_pem(r->der, r->der_len)) == NULL) {

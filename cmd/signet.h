@@ -12,6 +12,7 @@
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
+#define EXIT_QUEUED  3 /* issue: the request waits for an operator's approval */
 #define OPTS_MAX     12
 
 extern int json_out; /* --json */

@@ -365,12 +365,12 @@ static void refused(struct ca_ctx *ctx, const char *profile, const char *csr, en
     assert_int_equal(count(ctx, 0), before);
 }
 
-/* A profile that needs manual approval is not issued while there is no approval queue. */
-static void test_manual_approval_refused(void **state)
+/* A profile that needs manual approval queues the request: no certificate record yet. */
+static void test_manual_approval_queued(void **state)
 {
     char *csr = make_csr("m.example.test", "DNS:m.example.test", 0, NULL, 0, NULL);
 
-    refused(*state, "manual", csr, SIGNET_E_POLICY, "manual approval");
+    refused(*state, "manual", csr, SIGNET_E_QUEUED, "queued");
     free(csr);
 }
 
@@ -427,7 +427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_and_registry, setup, teardown),
         cmocka_unit_test(test_open_online),
-        cmocka_unit_test_setup_teardown(test_manual_approval_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manual_approval_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issuer_path_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_key_refused, setup, teardown),
     };
