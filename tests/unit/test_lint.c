@@ -862,6 +862,19 @@ static int demo_setup(void **state)
         fprintf(stderr, "open: %s\n", detail);
         return -1;
     }
+    /* the root is offline: two custodians' shares activate it for the subordinate-ca lints */
+    {
+        char s1[160], p1[160], s2[160], p2[160];
+        struct ca_share_src src[2] = {{s1, p1}, {s2, p2}};
+        snprintf(s1, sizeof(s1), "%s/custodians/share-1.share", dir);
+        snprintf(p1, sizeof(p1), "%s/custodians/share-1.pass", dir);
+        snprintf(s2, sizeof(s2), "%s/custodians/share-2.share", dir);
+        snprintf(p2, sizeof(p2), "%s/custodians/share-2.pass", dir);
+        if (ca_quorum_activate(ctx, "root", src, 2, NULL, 0, detail) != SIGNET_OK) {
+            fprintf(stderr, "root activation: %s\n", detail);
+            return -1;
+        }
+    }
     *state = ctx;
     return 0;
 }
