@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The offline root, as a user meets it (mirrors the acceptance check E-offline-root): the demo's
+# root exists only as 2-of-3 sealed shares; ca create writes a CSR for a quorum parent; the
+# ceremony's dry run prints the TBS hash and writes the plan; the real run with 2 shares signs
+# exactly those bytes; one share, the same share twice, a wrong passphrase, an altered share, a
+# share of another root, an unknown key, a plan of another file and a CA profile without
+# keyCertSign are refused with nothing written; the subordinate verifies with OpenSSL, GnuTLS and
+# NSS; import-cert refuses another key; signet audit verify sees a changed and a removed entry.
+set -euo pipefail
+B=$(cd "${SIGNET_BUILD:-build}" && pwd)
+W=$(mktemp -d /tmp/signet-it.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
+P=$W/pki
+CONF=$P/signet.conf
+sig() { "$B/signet" -c "$CONF" "$@"; }
+sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
+# runs a command that must fail with exit 1 and one line naming why
+refused() { local why=$1; shift
+  if sig "$@" >"$W/out" 2>"$W/err"; then fail "accepted: $*"; fi
+  [ "$(wc -l <"$W/err")" = 1 ] || fail "not one line: $(cat "$W/err")"
+  grep -q -- "$why" "$W/err" || fail "expected '$why', got: $(cat "$W/err")"; }
+
+ls "$P"/hsm/*root*.pin >/dev/null 2>&1 && fail "a root PIN file exists"
+grep -A3 '^\[token.root\]' "$CONF" | grep -Eq '^pin *= *quorum' || fail "[token.root] is not pin = quorum"
+for i in 1 2 3; do
+  [ "$(stat -c %a "$P/custodians/share-$i.share")" = 600 ] || fail "share $i is not 0600"
+  head -1 "$P/custodians/share-$i.share" | grep -q "Signet root share $i of 3 (2 needed)" || fail "share $i does not say what it is"
+done
+
+sig ca create --name issuing-2 --parent root --token signet-online --type ec:P-256 --subject "/CN=Signet Demo Issuing 2" \
+  --csr-out "$W/i2.csr" >/dev/null 2>&1 || fail "ca create with a quorum parent"
+openssl req -in "$W/i2.csr" -noout -verify >/dev/null 2>&1 || fail "the CSR does not verify"
+cer() { cat <<CER
+[ceremony]
+operation  = sign-subordinate
+ca         = root
+csr        = $W/i2.csr
+profile    = ${2:-subordinate-ca}
+not_before = $(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
+not_after  = $(date -u -d '+3 years' +%Y-%m-%dT%H:00:00Z)
+out        = $1
+CER
+}
+cer "$W/i2.crt" >"$W/cer.conf"
+sig ceremony run "$W/cer.conf" --dry-run --plan-out "$W/plan" >"$W/dry.log" 2>&1 || { cat "$W/dry.log"; fail "dry run"; }
+h1=$(grep -o 'TBS SHA-256: [0-9a-f]*' "$W/dry.log" | awk '{print $3}')
+[ ${#h1} = 64 ] || fail "dry run printed no TBS SHA-256: $(cat "$W/dry.log")"
+grep -q "^tbs-sha256 $h1" "$W/plan" || fail "the plan does not hold the TBS hash"
+[ -e "$W/i2.crt" ] && fail "the dry run wrote a certificate"
+
+refused "1 distinct share(s) given, 2 needed" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)"
+refused "1 distinct share(s) given, 2 needed" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 1)"
+printf 'wrong\n' >"$W/wrong.pass"; chmod 600 "$W/wrong.pass"
+refused "wrong passphrase for share 2" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" \
+  --share "$P/custodians/share-2.share:$W/wrong.pass"
+python3 - "$P/custodians/share-2.share" "$W/altered.share" <<'PY'
+import base64, sys
+lines = open(sys.argv[1]).read().splitlines()
+b = lines.index('-----BEGIN SIGNET ROOT SHARE-----'); e = lines.index('-----END SIGNET ROOT SHARE-----')
+raw = bytearray(base64.b64decode(''.join(lines[b + 1:e]))); raw[160] ^= 1   # a ciphertext byte
+enc = base64.b64encode(bytes(raw)).decode()
+open(sys.argv[2], 'w').write('\n'.join(lines[:b + 1] + [enc[i:i + 64] for i in range(0, len(enc), 64)] + lines[e:]) + '\n')
+PY
+refused "share 2 was altered" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" \
+  --share "$W/altered.share:$P/custodians/share-2.pass"
+"$B/signet" demo init "$W/other" >/dev/null 2>&1 || fail "second demo"
+refused "belongs to another root" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" \
+  --share "$W/other/custodians/share-2.share:$W/other/custodians/share-2.pass"
+{ cat "$W/cer.conf"; echo "colour     = blue"; } >"$W/unknown.conf"
+refused "unknown key 'colour'" ceremony run "$W/unknown.conf" --dry-run
+{ cat "$W/cer.conf"; echo "# changed after the review"; } >"$W/changed.conf"
+refused "another ceremony file" ceremony run "$W/changed.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 2)"
+[ -e "$W/i2.crt" ] && fail "a refused ceremony wrote a certificate"
+
+sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 3)" >"$W/real.log" 2>&1 \
+  || { cat "$W/real.log"; fail "ceremony with shares 1 and 3"; }
+h2=$(grep -o 'TBS SHA-256: [0-9a-f]*' "$W/real.log" | awk '{print $3}')
+[ "$h1" = "$h2" ] || fail "the real run signed other bytes ($h1 vs $h2)"
+h3=$(openssl x509 -in "$W/i2.crt" -outform DER | python3 -c '
+import sys, hashlib
+from cryptography import x509
+print(hashlib.sha256(x509.load_der_x509_certificate(sys.stdin.buffer.read()).tbs_certificate_bytes).hexdigest())')
+[ "$h1" = "$h3" ] || fail "the certificate's TBS is not the plan's ($h3)"
+grep -q 'shares used: 1,3' "$W/real.log" || fail "the run did not name the shares used"
+
+openssl verify -x509_strict -CAfile "$P/public/root.crt" "$W/i2.crt" >/dev/null || fail "OpenSSL rejects issuing-2"
+openssl x509 -in "$W/i2.crt" -noout -text >"$W/i2.txt"
+grep -q 'CA:TRUE, pathlen:0' "$W/i2.txt" || fail "issuing-2 lacks CA:TRUE, pathlen:0"
+grep -A1 'Key Usage' "$W/i2.txt" | grep -q 'Certificate Sign' || fail "issuing-2 lacks keyCertSign"
+certtool --verify --load-ca-certificate "$P/public/root.crt" --infile "$W/i2.crt" >/dev/null 2>&1 || fail "GnuTLS rejects issuing-2"
+mkdir "$W/nss"; certutil -N -d "sql:$W/nss" --empty-password
+certutil -A -d "sql:$W/nss" -n root -t "C,," -i "$P/public/root.crt"
+vfychain -d "sql:$W/nss" -u 11 -a "$W/i2.crt" 2>&1 | grep -q "Chain is good" || fail "NSS rejects issuing-2"
+
+# a CA profile without keyCertSign is refused when the profiles are read: nothing runs at all
+cp -r "$P/policies" "$W/policies.saved"
+printf '[profile]\nvalidity = 5y\nkey = ec:P-256\nsubject.CN = required\nextensions = ext\napproval = auto\n[ext]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, digitalSignature\n' \
+  >"$P/policies/bad-ca.conf"
+refused "keyCertSign" ceremony run "$W/cer.conf" --dry-run
+rm "$P/policies/bad-ca.conf"
+
+refused "not the key of CA issuing-2" ca import-cert --name issuing-2 --cert "$P/public/issuing-1.crt"
+sig ca import-cert --name issuing-2 --cert "$W/i2.crt" >/dev/null || fail "import-cert of issuing-2"
+sig ca list | grep -q '^issuing-2 parent=root' || fail "ca list does not show issuing-2"
+
+sig audit verify >"$W/audit.log" || fail "audit verify on an untouched store"
+grep -q '1 ceremony transcripts verified' "$W/audit.log" || fail "audit verify: $(cat "$W/audit.log")"
+# change one byte of the last audit entry, then remove the first: each is seen
+mdb_dump -a -f "$W/dump" "$P/store"
+cp -r "$P/store" "$W/store.saved"
+python3 - "$W/dump" <<'PY'
+import sys
+path = sys.argv[1]
+lines = open(path).read().split('\n'); db = None; pairs = []
+for i, l in enumerate(lines):
+    if l.startswith('database='): db = l.split('=', 1)[1]
+    if db == 'audit' and l.startswith(' '): pairs.append(i)
+k = pairs[-1]                          # the last value line of the audit database
+v = lines[k]; j = len(v) - 10
+lines[k] = v[:j] + ('0' if v[j] != '0' else '1') + v[j + 1:]
+open(path, 'w').write('\n'.join(lines))
+PY
+rm -rf "$P/store"; mkdir "$P/store"; mdb_load -f "$W/dump" "$P/store" 2>/dev/null
+refused "audit entry" audit verify
+rm -rf "$P/store"; cp -r "$W/store.saved" "$P/store"
+mdb_dump -a -f "$W/dump" "$P/store"
+python3 - "$W/dump" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split('\n'); out = []; i = 0; db = None; done = False
+while i < len(lines):
+    l = lines[i]
+    if l.startswith('database='): db = l.split('=', 1)[1]
+    if db == 'audit' and l == 'HEADER=END' and not done:
+        out.append(l); i += 3; done = True; continue
+    out.append(l); i += 1
+open(sys.argv[1], 'w').write('\n'.join(out))
+PY
+rm -rf "$P/store"; mkdir "$P/store"; mdb_load -f "$W/dump" "$P/store" 2>/dev/null
+refused "audit entry" audit verify
+echo "cli_ceremony: ok"
