@@ -8,9 +8,13 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "crl.h"
 
@@ -172,15 +176,87 @@ static enum signet_err bump_fn(struct store_txn *txn, void *arg, char *detail)
 struct put_arg {
     uint32_t ca_id, stream;
     uint64_t number;
-    const unsigned char *der;
     size_t len;
+    int fd; /* the temporary file holding the CRL */
 };
+
+/* Reads the CRL from the temporary file into the store's reserved space. */
+static int fill_from_fd(unsigned char *space, size_t len, void *arg)
+{
+    struct put_arg *a = arg;
+    size_t off = 0;
+    ssize_t n;
+
+    while (off < len) {
+        n = pread(a->fd, space + off, len - off, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;
+        off += (size_t)n;
+    }
+    return 1;
+}
 
 static enum signet_err put_fn(struct store_txn *txn, void *arg, char *detail)
 {
     struct put_arg *a = arg;
-    return store_txn_crl_put(txn, a->ca_id, a->stream, a->number, a->der, a->len, KEEP_PER_STREAM,
-                             detail);
+    return store_txn_crl_put_fill(txn, a->ca_id, a->stream, a->number, a->len, KEEP_PER_STREAM,
+                                  fill_from_fd, a, detail);
+}
+
+/*
+ * Writes the CRL to a temporary file beside path (fsync'd, 0644) and keeps it open: the signed
+ * buffer can then be freed before the store reads the CRL back, so a large CRL is never in
+ * memory twice. tmp receives the temporary name.
+ */
+static enum signet_err write_temp(const char *path, const unsigned char *p, size_t len, char *tmp,
+                                  size_t cap, int *out_fd, char *detail)
+{
+    size_t off = 0;
+    ssize_t n;
+    int fd;
+
+    *out_fd = -1;
+    snprintf(tmp, cap, "%s.tmp.XXXXXX", path);
+    if ((fd = mkstemp(tmp)) < 0) {
+        sg_detail(detail, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        return SIGNET_E_IO;
+    }
+    while (off < len) {
+        if ((n = write(fd, p + off, len - off)) < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    if (off != len || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        sg_detail(detail, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return SIGNET_E_IO;
+    }
+    *out_fd = fd;
+    return SIGNET_OK;
+}
+
+/* Renames the temporary file over path and syncs the directory: old or new, never half. */
+static enum signet_err rename_sync(const char *tmp, const char *path, char *detail)
+{
+    char d[4200];
+    int dfd;
+
+    if (rename(tmp, path) != 0) {
+        sg_detail(detail, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+        unlink(tmp);
+        return SIGNET_E_IO;
+    }
+    snprintf(d, sizeof(d), "%s", path);
+    if ((dfd = open(dirname(d), O_RDONLY | O_DIRECTORY)) >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return SIGNET_OK;
 }
 
 struct cmp_arg {
@@ -209,12 +285,19 @@ static int may_drop(const unsigned char *serial, size_t len, void *arg)
     return ok;
 }
 
+/* The old CRL is a view of the store's map: its pages go back as the walk passes them. */
+static void release_view(const unsigned char *p, size_t len, void *arg)
+{
+    struct cmp_arg *a = arg;
+    store_view_release(a->ctx->st, p, len);
+}
+
 static void compare_cb(uint64_t number, const unsigned char *der, size_t len, void *arg)
 {
     struct cmp_arg *a = arg;
 
     (void)number;
-    a->err = crl_compare(der, len, a->der, a->len, may_drop, a, a->detail);
+    a->err = crl_compare(der, len, a->der, a->len, may_drop, release_view, a, a->detail);
 }
 
 /* Latest stored CRL's number and thisUpdate (for the delta base). */
@@ -322,8 +405,9 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
     struct crl_stats st;
     struct crl_doc *d = NULL;
     struct cmp_arg ca;
-    struct put_arg pa;
+    struct put_arg pa = {.fd = -1};
     const unsigned char *der;
+    char tmp[600];
     size_t len;
     enum signet_err err;
 
@@ -365,9 +449,20 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
         err = SIGNET_OK;
     if (err != SIGNET_OK)
         goto out;
-    pa = (struct put_arg){g->ca->store_id, s->stream, p.number, der, len};
-    if ((err = store_write(g->ctx->st, put_fn, &pa, detail)) != SIGNET_OK ||
-        (err = sg_write_file(s->file, der, len, 0644, detail)) != SIGNET_OK)
+    /* from here the CRL lives in a file, then in the store: the buffer goes first */
+    if ((err = write_temp(s->file, der, len, tmp, sizeof(tmp), &pa.fd, detail)) != SIGNET_OK)
+        goto out;
+    crl_doc_free(d);
+    d = NULL;
+    pa.ca_id = g->ca->store_id;
+    pa.stream = s->stream;
+    pa.number = p.number;
+    pa.len = len;
+    if ((err = store_write(g->ctx->st, put_fn, &pa, detail)) != SIGNET_OK) {
+        unlink(tmp);
+        goto out;
+    }
+    if ((err = rename_sync(tmp, s->file, detail)) != SIGNET_OK)
         goto out;
     sg_log(SG_LOG_INFO,
            "CA %s: CRL %llu published to %s: %zu entries, %zu expired dropped, %zu "
@@ -382,6 +477,8 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
         res->next_update = p.next_update;
     }
 out:
+    if (pa.fd >= 0)
+        close(pa.fd);
     crl_doc_free(d);
     return err;
 }

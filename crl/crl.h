@@ -142,9 +142,11 @@ struct crl_info {
     uint64_t delta_base; /* 0 when not a delta CRL */
     int64_t this_update;
     int64_t next_update;
-    size_t entries;
 };
-/* Reads a CRL's header fields. 1 = ok, 0 = not a CRL this module can read. */
+/*
+ * Reads a CRL's header fields without walking its entries (a large CRL stays untouched).
+ * 1 = ok, 0 = not a CRL this module can read.
+ */
 int crl_info_read(const unsigned char *der, size_t len, struct crl_info *out);
 
 /*
@@ -153,6 +155,11 @@ int crl_info_read(const unsigned char *der, size_t len, struct crl_info *out);
  */
 typedef int (*crl_may_drop_fn)(const unsigned char *serial, size_t len, void *arg);
 /*
+ * Told, as a merge walk moves on, which bytes of the old CRL it has read (so that a view of a
+ * stored CRL can give its pages back: store_view_release). May be NULL.
+ */
+typedef void (*crl_release_fn)(const unsigned char *p, size_t len, void *arg);
+/*
  * Compares a new CRL with the last published one of the same stream by one merge walk over
  * both (entries are in serial order): an entry of old missing from new that may_drop does not
  * excuse refuses with SIGNET_E_POLICY naming the serial ("never lose an entry"); a new number not
@@ -160,7 +167,7 @@ typedef int (*crl_may_drop_fn)(const unsigned char *serial, size_t len, void *ar
  */
 enum signet_err crl_compare(const unsigned char *old_der, size_t old_len,
                             const unsigned char *new_der, size_t new_len, crl_may_drop_fn may_drop,
-                            void *arg, char *detail);
+                            crl_release_fn release, void *arg, char *detail);
 
 /* "name.crl" -> "name-delta.crl" / "name-shard-K.crl" (inserted before ".crl"). 1 = ok. */
 int crl_url_variant(const char *url, const char *suffix, char *out, size_t cap);

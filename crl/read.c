@@ -148,7 +148,6 @@ int crl_info_read(const unsigned char *der, size_t len, struct crl_info *out)
     struct crl_parts cp;
     struct crl_der d;
     struct crl_ext x;
-    struct crl_entry e;
 
     memset(out, 0, sizeof(*out));
     if (!crl_parse(der, len, &cp))
@@ -165,13 +164,6 @@ int crl_info_read(const unsigned char *der, size_t len, struct crl_info *out)
         if (crl_ext_is(&x, 27) && !ext_int(&x, &out->delta_base))
             return 0;
     }
-    d.p = cp.entries;
-    d.left = cp.entries_len;
-    while (d.left > 0) {
-        if (!crl_entry_next(&d, &e))
-            return 0;
-        out->entries++;
-    }
     return out->number > 0;
 }
 
@@ -187,8 +179,9 @@ static void serial_hex(const unsigned char *c, size_t n, char *out, size_t cap)
 
 enum signet_err crl_compare(const unsigned char *old_der, size_t old_len,
                             const unsigned char *new_der, size_t new_len, crl_may_drop_fn may_drop,
-                            void *arg, char *detail)
+                            crl_release_fn release, void *arg, char *detail)
 {
+    const unsigned char *done = old_der;
     struct crl_parts o, n;
     struct crl_info oi, ni;
     struct crl_der od, nd;
@@ -213,6 +206,10 @@ enum signet_err crl_compare(const unsigned char *old_der, size_t old_len,
     while (od.left > 0) {
         if (!crl_entry_next(&od, &oe))
             return SIGNET_E_INVALID;
+        if (release != NULL && (size_t)(od.p - done) >= ((size_t)1 << 20)) {
+            release(done, (size_t)(od.p - done), arg);
+            done = od.p;
+        }
         while (1) {
             if (!have_n && nd.left > 0) {
                 if (!crl_entry_next(&nd, &ne))
@@ -240,5 +237,7 @@ enum signet_err crl_compare(const unsigned char *old_der, size_t old_len,
                   (unsigned long long)ni.number, hex, (unsigned long long)oi.number);
         return SIGNET_E_POLICY;
     }
+    if (release != NULL && od.p > done)
+        release(done, (size_t)(od.p - done), arg);
     return SIGNET_OK;
 }

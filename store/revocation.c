@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -21,6 +23,7 @@
 #define REVOKED_V1_LEN (2 + 8 + 4 + 8)
 #define REVOKED_V2_LEN (REVOKED_V1_LEN + 8)
 #define CRL_KEY_LEN    (4 + 4 + 8)
+#define DROP_EVERY     16384 /* entries between two releases of the map's pages */
 
 /* The crl key: ca id, stream, number, all big-endian, so a cursor walks a stream in order. */
 static void crl_key(unsigned char out[CRL_KEY_LEN], uint32_t ca_id, uint32_t stream, uint64_t n)
@@ -28,6 +31,59 @@ static void crl_key(unsigned char out[CRL_KEY_LEN], uint32_t ca_id, uint32_t str
     store_put_u32(out, ca_id);
     store_put_u32(out + 4, stream);
     store_put_u64(out + 8, n);
+}
+
+/*
+ * Drops the process's mapping of [p, p+len), pages of the store's read-only shared map (they stay
+ * in the page cache; a later read faults them back in). Nothing is lost: this keeps a pass over a
+ * large database from growing the resident set by the database's size. The caller vouches that
+ * the range is in the map (values of a read-only transaction are).
+ */
+static void drop_pages(const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p, e = a + len, pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+    if (len == 0)
+        return;
+    a &= ~(pg - 1);
+    e = (e + pg - 1) & ~(pg - 1);
+    madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+/*
+ * 1 when [p, p+len) lies in a read-only shared mapping of a data.mdb (/proc/self/maps): only
+ * there is dropping pages harmless (a private or writable mapping would lose its changes).
+ */
+static int in_map(const void *p, size_t len, uintptr_t *out_lo, uintptr_t *out_hi)
+{
+    char line[4608], perms[8];
+    unsigned long lo, hi;
+    uintptr_t a = (uintptr_t)p;
+    int ok = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    while (f != NULL && !ok && fgets(line, sizeof(line), f) != NULL) {
+        size_t n = strcspn(line, "\n");
+        line[n] = '\0';
+        if (n < 9 || strcmp(line + n - 9, "/data.mdb") != 0 ||
+            sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || strcmp(perms, "r--s") != 0)
+            continue;
+        ok = a >= lo && a + len <= hi;
+        *out_lo = lo;
+        *out_hi = hi;
+    }
+    if (f != NULL)
+        fclose(f);
+    return ok;
+}
+
+void store_view_release(struct store *st, const void *p, size_t len)
+{
+    uintptr_t lo, hi;
+
+    (void)st;
+    if (p != NULL && in_map(p, len, &lo, &hi))
+        drop_pages(p, len);
 }
 
 /* Strips the key's zero padding: the serial's minimal unsigned big-endian octets. */
@@ -85,6 +141,8 @@ enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revok
     MDB_val k = {sizeof(start), start}, v;
     struct store_revoked r;
     enum signet_err err = SIGNET_OK;
+    uintptr_t lo = 0, hi = 0;
+    size_t seen = 0;
     int rc;
 
     if (cb == NULL) {
@@ -115,6 +173,13 @@ enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revok
             goto out;
         if (!cb(&r, arg))
             break;
+        /*
+         * Pages left behind are not needed again by this pass: every so often the whole map's
+         * pages are given back (the kernel maps neighbours on each fault, so dropping only the
+         * pages visited would not keep the resident set small).
+         */
+        if (++seen % DROP_EVERY == 0 && (lo != 0 || in_map(v.mv_data, v.mv_size, &lo, &hi)))
+            drop_pages((const void *)lo, hi - lo);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         err = store_lmdb_err(st, rc, "iterating revoked certificates", detail);
@@ -243,17 +308,36 @@ static int crl_prune(struct store_txn *txn, uint32_t ca_id, uint32_t stream, uin
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+static int fill_copy(unsigned char *space, size_t len, void *arg)
+{
+    memcpy(space, arg, len);
+    return 1;
+}
+
 /* See store.h. */
 enum signet_err store_txn_crl_put(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
                                   uint64_t number, const unsigned char *der, size_t len,
                                   unsigned keep, char *detail)
 {
+    if (der == NULL) {
+        sg_detail(detail, "CRL record of CA %u: no DER", ca_id);
+        return SIGNET_E_USAGE;
+    }
+    return store_txn_crl_put_fill(txn, ca_id, stream, number, len, keep, fill_copy, (void *)der,
+                                  detail);
+}
+
+/* See store.h. The value is reserved in the map (MDB_RESERVE) and filled in place. */
+enum signet_err store_txn_crl_put_fill(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
+                                       uint64_t number, size_t len, unsigned keep,
+                                       store_fill_fn fill, void *arg, char *detail)
+{
     unsigned char key[CRL_KEY_LEN];
-    MDB_val k = {sizeof(key), key}, v = {len, (void *)der};
+    MDB_val k = {sizeof(key), key}, v = {len, NULL};
     char what[96];
     int rc;
 
-    if (number == 0 || der == NULL || len == 0 || len > STORE_CRL_MAX) {
+    if (number == 0 || fill == NULL || len == 0 || len > STORE_CRL_MAX) {
         sg_detail(detail, "CRL record of CA %u: number 0, or %zu bytes (1 to %zu)", ca_id, len,
                   (size_t)STORE_CRL_MAX);
         return SIGNET_E_USAGE;
@@ -261,7 +345,11 @@ enum signet_err store_txn_crl_put(struct store_txn *txn, uint32_t ca_id, uint32_
     crl_key(key, ca_id, stream, number);
     snprintf(what, sizeof(what), "writing CRL %llu of CA %u stream %u", (unsigned long long)number,
              ca_id, stream);
-    rc = mdb_put(txn->txn, txn->st->dbi[STORE_DB_CRL], &k, &v, MDB_NOOVERWRITE);
+    rc = mdb_put(txn->txn, txn->st->dbi[STORE_DB_CRL], &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    if (rc == 0 && !fill(v.mv_data, len, arg)) {
+        sg_detail(detail, "%s: the CRL's bytes could not be read", what);
+        return SIGNET_E_IO;
+    }
     if (rc == 0 && keep > 0)
         rc = crl_prune(txn, ca_id, stream, number, keep);
     return store_lmdb_err(txn->st, rc, what, detail);

@@ -328,6 +328,21 @@ enum signet_err store_txn_crl_latest(struct store_txn *txn, uint32_t ca_id, uint
 enum signet_err store_txn_crl_put(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
                                   uint64_t number, const unsigned char *der, size_t len,
                                   unsigned keep, char *detail);
+/* Fills len bytes at space (inside a write function). 1 = ok. */
+typedef int (*store_fill_fn)(unsigned char *space, size_t len, void *arg);
+/*
+ * Same as store_txn_crl_put, but the value's space is reserved in the store and fill writes the
+ * CRL into it (from a file, say), so that a large CRL need not be in memory twice.
+ */
+enum signet_err store_txn_crl_put_fill(struct store_txn *txn, uint32_t ca_id, uint32_t stream,
+                                       uint64_t number, size_t len, unsigned keep,
+                                       store_fill_fn fill, void *arg, char *detail);
+/*
+ * Releases the resident pages of a borrowed view of the store (a CRL handed to store_crl_cb)
+ * once the caller has read past them; a range outside the store's map is ignored. Read-only
+ * hint: the bytes stay readable.
+ */
+void store_view_release(struct store *st, const void *p, size_t len);
 /*
  * Bumps and persists the CRL number of (ca, counter stream) inside the write: the next number is
  * one above the largest of the persisted counter, the newest stored CRL of the stream and floor.
