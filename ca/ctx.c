@@ -98,7 +98,10 @@ static enum signet_err load_tokens(struct ca_ctx *ctx, char *detail)
         t->module = sg_conf_path(ctx->conf, module);
         t->label = strdup(label);
         t->pin = dup_or_null(sg_conf_get(ctx->conf, sec, "pin"));
-        t->init_reserved = dup_or_null(sg_conf_get(ctx->conf, sec, "init_reserved"));
+        /* init_args: the module's C_Initialize pReserved string (NSS softoken's configdir=...) */
+        t->init_reserved = dup_or_null(sg_conf_get(ctx->conf, sec, "init_args")
+                                           ? sg_conf_get(ctx->conf, sec, "init_args")
+                                           : sg_conf_get(ctx->conf, sec, "init_reserved"));
         if (t->name == NULL || t->module == NULL || t->label == NULL)
             rc = SIGNET_E_NOMEM;
     }
@@ -262,6 +265,10 @@ static enum signet_err open_paths(struct ca_ctx *ctx, char *detail)
 /* Logs in to every token except the root's and any activated by quorum (signetd). */
 static enum signet_err login_online(struct ca_ctx *ctx, char *detail)
 {
+    enum signet_err orc = ca_offline_check(ctx, detail);
+
+    if (orc != SIGNET_OK)
+        return orc;
     for (size_t i = 0; i < ctx->ntokens; i++) {
         struct hsm_token *tok;
         enum signet_err rc;

@@ -149,6 +149,11 @@ size_t ca_lint_cert(const unsigned char *der, size_t len, X509 *issuer, struct c
 struct ca_token_ent *ca_token_ent_find(struct ca_ctx *ctx, const char *name);
 /* 1 when the token's credential is "quorum" (offline: activated only in a ceremony). */
 int ca_token_is_quorum(const struct ca_token_ent *t);
+/*
+ * signetd's start-up check: refuses (SIGNET_E_CONFIG) a CA whose key is on an offline token
+ * (pin = quorum) when one of its profiles is served to a [client.*] (its online set).
+ */
+enum signet_err ca_offline_check(struct ca_ctx *ctx, char *detail);
 /* Opens t with a credential from quorum activation; takes ownership of pin on every path. */
 enum signet_err ca_token_open_with(struct ca_ctx *ctx, struct ca_token_ent *t, struct secret *pin,
                                    char *detail);

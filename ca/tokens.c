@@ -235,3 +235,46 @@ enum signet_err ca_keygen(struct ca_ctx *ctx, const char *token, const char *lab
     hsm_key_free(key);
     return ca_audit(ctx, "operator", "keygen", label, detail);
 }
+
+/* 1 when the [client.*] sections let some client use profile. */
+static int profile_served(struct ca_ctx *ctx, const char *profile)
+{
+    char **clients = NULL;
+    size_t n = sg_conf_sections(ctx->conf, "client.", &clients);
+    int served = 0;
+
+    for (size_t i = 0; i < n && !served; i++) {
+        char sec[CA_NAME_MAX + 16];
+        char **list;
+        snprintf(sec, sizeof(sec), "client.%s", clients[i]);
+        list = sg_split_list(
+            sg_conf_get(ctx->conf, sec, "profiles") ? sg_conf_get(ctx->conf, sec, "profiles") : "",
+            NULL);
+        for (char **p = list; p && *p && !served; p++)
+            served = strcmp(*p, profile) == 0;
+        sg_strv_free(list);
+    }
+    sg_strv_free(clients);
+    return served;
+}
+
+enum signet_err ca_offline_check(struct ca_ctx *ctx, char *detail)
+{
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        struct ca_ent *ca = &ctx->cas[i];
+        if (ca->token < 0 || !ca_token_is_quorum(&ctx->tokens[ca->token]))
+            continue;
+        for (char **p = ca->profile_list; p && *p; p++) {
+            if (profile_served(ctx, *p)) {
+                sg_detail(detail,
+                          "CA %s would serve profile %s to clients, but its key is on the offline "
+                          "token %s (pin = quorum in [token.%s]); signetd never loads an offline "
+                          "key: move the CA to an online token or remove %s from its profiles",
+                          ca->name, *p, ctx->tokens[ca->token].label, ctx->tokens[ca->token].name,
+                          *p);
+                return SIGNET_E_CONFIG;
+            }
+        }
+    }
+    return SIGNET_OK;
+}
