@@ -237,19 +237,35 @@ static enum signet_err conf_append(struct ca_ctx *ctx, const char *text, char *d
     return rc;
 }
 
+/* RFC 7512 2.3: percent-encodes a URI attribute value (a token label may hold spaces). */
+static void uri_pct(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (; *in && n + 4 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            out[n++] = (char)c;
+        else
+            n += (size_t)snprintf(out + n, cap - n, "%%%02X", c);
+    }
+    out[n] = 0;
+}
+
 /* Adds a new CA entry to the context (after its section is written). */
 static struct ca_ent *add_ent(struct ca_ctx *ctx, const struct ca_create_opts *o, const char *label,
                               char *detail)
 {
     struct ca_ent *v = realloc(ctx->cas, (ctx->ncas + 2) * sizeof(*v)), *ca;
-    char uri[512], cert[300];
+    char uri[512], cert[300], enc[200];
 
     if (v == NULL)
         return NULL;
     ctx->cas = v;
     ca = &ctx->cas[ctx->ncas];
     memset(ca, 0, sizeof(*ca));
-    snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=%s", label, o->name);
+    uri_pct(label, enc, sizeof(enc));
+    snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=%s", enc, o->name);
     snprintf(cert, sizeof(cert), "%s/%s.crt", ctx->public_dir, o->name);
     ca->token = -1;
     for (size_t i = 0; i < ctx->ntokens; i++)
