@@ -743,9 +743,9 @@ enum signet_err ca_crl_scheduler_start(struct ca_ctx *ctx, char *detail)
 
     pthread_mutex_lock(&sched.mu);
     if (sched.running) {
+        pthread_mutex_unlock(&sched.mu);
         sg_detail(detail, "the CRL scheduler is already running");
-        err = SIGNET_E_USAGE;
-        goto out;
+        return SIGNET_E_USAGE;
     }
     sched.n = ctx->ncas;
     sched.dirty_at = calloc(ctx->ncas + 1, sizeof(int64_t));

@@ -729,6 +729,39 @@ static void test_delta_config(void **state)
     (void)ctx;
 }
 
+/* The scheduler signs a new CRL crl_delay after a revocation marks it dirty. */
+static void test_scheduler(void **state)
+{
+    struct ca_ctx *c2 = NULL;
+    char cmd[512], detail[SIGNET_DETAIL_MAX] = "", serial[41];
+    unsigned char spki[32];
+    X509_CRL *c;
+    long before, after = 0;
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd),
+             "sed -i 's/^\\[ca.issuing-1\\]/[ca.issuing-1]\\ncrl_delay = 1s/' '%s'", conf);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ca_ctx_open(conf, 0, &c2, detail), SIGNET_OK);
+    c = published("issuing-1.crl");
+    before = crl_num(c);
+    X509_CRL_free(c);
+    assert_int_equal(ca_crl_scheduler_start(c2, detail), SIGNET_OK);
+    assert_int_equal(ca_crl_scheduler_start(c2, detail), SIGNET_E_USAGE);
+    issue(c2, "sched.example.test", serial, spki);
+    assert_int_equal(do_revoke(c2, "issuing-1", serial, 3, NULL, detail), SIGNET_OK);
+    /* poll the published file for the outcome: at most 15 s */
+    for (int i = 0; i < 150 && after <= before; i++) {
+        sg_sleep_ms(100);
+        c = published("issuing-1.crl");
+        after = crl_num(c);
+        X509_CRL_free(c);
+    }
+    ca_crl_scheduler_stop(c2);
+    assert_true(after > before);
+    ca_ctx_free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest crl_tests[] = {
@@ -742,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_revoke_expired),
         cmocka_unit_test(test_number_after_failure),
         cmocka_unit_test(test_delta_config),
+        cmocka_unit_test(test_scheduler),
     };
     int rc = cmocka_run_group_tests_name("crl", crl_tests, fix_setup, fix_teardown);
 
