@@ -8,6 +8,7 @@ SIGNET_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libssl-dev openssl libp11-kit-dev liblmdb-dev lmdb-utils libevent-dev libcmocka-dev
   softhsm2 opensc gnutls-bin libnss3-tools curl python3 python3-cryptography
+  libgfshare-dev libnss3
 )
 
 signet_missing_packages() {
