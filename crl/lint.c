@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -41,7 +42,8 @@ static const struct crl_lint_info lints[] = {
      "OpenSSL parses it and re-encodes the same "
      "bytes"},
 };
-#define NLINTS (sizeof(lints) / sizeof(lints[0]))
+#define NLINTS         (sizeof(lints) / sizeof(lints[0]))
+#define SAMPLE_ENTRIES 4096 /* entries OpenSSL parses of a CRL too large to parse whole */
 
 size_t crl_lint_count(void)
 {
@@ -299,6 +301,52 @@ static void lint_openssl(const unsigned char *der, size_t len, struct crl_lint_r
     X509_CRL_free(crl);
 }
 
+/*
+ * For a CRL too large to parse whole: the same CertificateList with only its first entries
+ * (the header, the extensions and the signature bytes unchanged), parsed the same way. OpenSSL
+ * then sees every field Signet wrote and a sample of the entries, without an object per entry
+ * for the whole list (Signet's own walk above has read every entry).
+ */
+static void lint_openssl_sample(const struct crl_parts *cp, struct crl_lint_result *r)
+{
+    struct crl_der d = {cp->entries, cp->entries_len};
+    struct crl_entry e;
+    struct crl_buf b = {0}, t = {0};
+    unsigned char h[8];
+    size_t th, eh, n = 0;
+    const unsigned char *tbs_c, *ent_hdr, *cut = cp->entries;
+
+    /* the TBS header's length: whatever makes header + content = tbs_len */
+    for (th = 2; th < 8 && crl_der_hdr(h, 0x30, cp->tbs_len - th) != th; th++)
+        ;
+    tbs_c = cp->tbs + th;
+    eh = crl_der_hdr(h, 0x30, cp->entries_len);
+    ent_hdr = cp->entries - eh;
+    while (n < SAMPLE_ENTRIES && d.left > 0 && crl_entry_next(&d, &e))
+        n++, cut = d.p;
+    crl_buf_put(&t, tbs_c, (size_t)(ent_hdr - tbs_c));
+    crl_buf_tlv(&t, 0x30, cp->entries, (size_t)(cut - cp->entries));
+    crl_buf_put(&t, cp->entries + cp->entries_len,
+                (size_t)(cp->tbs + cp->tbs_len - (cp->entries + cp->entries_len)));
+    {
+        struct crl_buf o = {0};
+        unsigned char bh[8];
+        crl_buf_tlv(&o, 0x30, t.p, t.len);
+        crl_buf_put(&o, cp->alg, cp->alg_len);
+        crl_buf_put(&o, bh, crl_der_hdr(bh, 0x03, cp->sig_len + 1));
+        crl_buf_put(&o, "", 1);
+        crl_buf_put(&o, cp->sig, cp->sig_len);
+        crl_buf_tlv(&b, 0x30, o.p, o.len);
+        free(o.p);
+    }
+    if (b.err || t.err)
+        find(r, "crl_openssl_parse", "out of memory while sampling the CRL for OpenSSL");
+    else
+        lint_openssl(b.p, b.len, r);
+    free(t.p);
+    free(b.p);
+}
+
 size_t crl_lint(const unsigned char *der, size_t len, const struct crl_params *p, size_t parse_max,
                 struct crl_lint_result *out)
 {
@@ -334,5 +382,7 @@ size_t crl_lint(const unsigned char *der, size_t len, const struct crl_params *p
     lint_entries(&cp, p->delta_base > 0, out);
     if (parse_max == 0 || len <= parse_max)
         lint_openssl(der, len, out);
+    else if (cp.entries != NULL)
+        lint_openssl_sample(&cp, out);
     return out->n + out->dropped;
 }
