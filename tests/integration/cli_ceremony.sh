@@ -6,7 +6,9 @@
 # exactly those bytes; one share, the same share twice, a wrong passphrase, an altered share, a
 # share of another root, an unknown key, a plan of another file and a CA profile without
 # keyCertSign are refused with nothing written; the subordinate verifies with OpenSSL, GnuTLS and
-# NSS; import-cert refuses another key; signet audit verify sees a changed and a removed entry.
+# NSS; import-cert refuses another key; `signet root init` (3 of 5) and a root-init ceremony make
+# further offline roots, one cross-signs the demo root; signet audit verify sees a changed and a
+# removed entry.
 set -euo pipefail
 B=$(cd "${SIGNET_BUILD:-build}" && pwd)
 W=$(mktemp -d /tmp/signet-it.XXXXXX)
@@ -107,8 +109,67 @@ refused "not the key of CA issuing-2" ca import-cert --name issuing-2 --cert "$P
 sig ca import-cert --name issuing-2 --cert "$W/i2.crt" >/dev/null || fail "import-cert of issuing-2"
 sig ca list | grep -q '^issuing-2 parent=root' || fail "ca list does not show issuing-2"
 
+# a second offline root made with `signet root init` (3 of 5, passphrases from 0600 files), and a
+# third from a root-init ceremony file; the second cross-signs the demo root
+cat >>"$CONF" <<EOF
+
+[token.offline2]
+module = /usr/lib/softhsm/libsofthsm2.so
+token  = signet-root-2
+pin    = quorum
+
+[ca.root-2]
+key      = pkcs11:token=signet-root-2;object=root-2
+cert     = public/root-2.crt
+profiles = subordinate-ca
+
+[token.offline3]
+module = /usr/lib/softhsm/libsofthsm2.so
+token  = signet-root-3
+pin    = quorum
+
+[ca.root-3]
+key      = pkcs11:token=signet-root-3;object=root-3
+cert     = public/root-3.crt
+profiles = subordinate-ca
+EOF
+mkdir -m 700 "$W/pass2"; for i in 1 2 3 4 5; do (umask 077; echo "custodian $i of root 2" >"$W/pass2/share-$i.pass"); done
+sig root init --name root-2 --token offline2 --subject "CN=Signet Root 2" --type ec:P-256 --days 3650 \
+  --quorum 3/5 --shares-dir "$W/shares2" --pass-dir "$W/pass2" >"$W/r2.log" 2>&1 || { cat "$W/r2.log"; fail "root init"; }
+[ "$(ls "$W/shares2" | wc -l)" = 5 ] || fail "root init did not write 5 shares: $(ls "$W/shares2")"
+grep -rqs "custodian 1 of root 2" "$W/shares2" "$P/hsm" && fail "a passphrase was written in clear beside the shares"
+openssl verify -x509_strict -CAfile "$P/public/root-2.crt" "$P/public/root-2.crt" >/dev/null || fail "root-2 is not self-signed"
+refused "already has a certificate" root init --name root-2 --token offline2 --subject "CN=x" --type ec:P-256 \
+  --quorum 2/3 --shares-dir "$W/shares2b" --pass-dir "$W/pass2"
+s2() { echo "$W/shares2/share-$1.share:$W/pass2/share-$1.pass"; }
+cat >"$W/cross.conf" <<CER
+[ceremony]
+operation  = cross-sign
+ca         = root-2
+cert       = $P/public/root.crt
+profile    = subordinate-ca
+not_before = $(date -u +%Y-%m-%dT%H:%M:%SZ)
+not_after  = $(date -u -d '+1 year' +%Y-%m-%dT%H:00:00Z)
+out        = $W/cross.crt
+CER
+refused "2 distinct share(s) given, 3 needed" ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)"
+refused "belongs to another root" ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)" --share "$(sh 1)"
+sig ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)" --share "$(s2 5)" >"$W/cross.log" 2>&1 \
+  || { cat "$W/cross.log"; fail "cross-sign"; }
+openssl verify -x509_strict -CAfile "$P/public/root-2.crt" "$W/cross.crt" >/dev/null || fail "the cross certificate does not verify"
+[ "$(openssl x509 -in "$W/cross.crt" -noout -subject)" = "$(openssl x509 -in "$P/public/root.crt" -noout -subject)" ] \
+  || fail "the cross certificate does not carry the demo root's subject"
+cmp -s <(openssl x509 -in "$W/cross.crt" -noout -pubkey) <(openssl x509 -in "$P/public/root.crt" -noout -pubkey) \
+  || fail "the cross certificate does not carry the demo root's key"
+mkdir -m 700 "$W/pass3"; for i in 1 2; do (umask 077; echo "custodian $i of root 3" >"$W/pass3/share-$i.pass"); done
+printf '[ceremony]\noperation = root-init\nca = root-3\ntoken = offline3\nsubject = CN=Signet Root 3\ntype = ec:P-256\nquorum = 2/2\nshares_dir = %s\npass_dir = %s\n' \
+  "$W/shares3" "$W/pass3" >"$W/r3.conf"
+sig ceremony run "$W/r3.conf" >"$W/r3.log" 2>&1 || { cat "$W/r3.log"; fail "root-init ceremony"; }
+openssl verify -x509_strict -CAfile "$P/public/root-3.crt" "$P/public/root-3.crt" >/dev/null || fail "root-3 is not self-signed"
+[ "$(ls "$W/shares3" | wc -l)" = 2 ] || fail "the root-init ceremony did not write 2 shares"
+
 sig audit verify >"$W/audit.log" || fail "audit verify on an untouched store"
-grep -q '1 ceremony transcripts verified' "$W/audit.log" || fail "audit verify: $(cat "$W/audit.log")"
+grep -q '2 ceremony transcripts verified' "$W/audit.log" || fail "audit verify: $(cat "$W/audit.log")"
 # change one byte of the last audit entry, then remove the first: each is seen
 mdb_dump -a -f "$W/dump" "$P/store"
 cp -r "$P/store" "$W/store.saved"
