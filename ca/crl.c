@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -543,6 +544,27 @@ crypto:
     return SIGNET_E_CRYPTO;
 }
 
+/*
+ * Serialises generations of one CA across processes (signetd's scheduler and `signet crl
+ * generate`): the numbers are unique anyway, but the files must not be renamed out of order.
+ */
+static enum signet_err lock_files(struct ca_ctx *ctx, const struct ca_ent *ca, int *out,
+                                  char *detail)
+{
+    char path[4200];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/crl/.%s.lock", ctx->public_dir, ca->name);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) != 0) {
+        sg_detail(detail, "%s: cannot lock: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return SIGNET_E_IO;
+    }
+    *out = fd;
+    return SIGNET_OK;
+}
+
 /* See ca.h. */
 enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *name, struct ca_crl_result *out,
                                 char *detail)
@@ -551,13 +573,15 @@ enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *name, struct ca_
     struct gen g;
     struct stream s;
     char suffix[32];
+    int lockfd = -1;
     enum signet_err err;
 
     memset(&res, 0, sizeof(res));
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&gen_lock);
-    if ((err = gen_init(ctx, name, &g, detail)) != SIGNET_OK)
+    if ((err = gen_init(ctx, name, &g, detail)) != SIGNET_OK ||
+        (err = lock_files(ctx, g.ca, &lockfd, detail)) != SIGNET_OK)
         goto out;
     for (unsigned k = 0; k < (g.cfg.shards ? g.cfg.shards : 1) && err == SIGNET_OK; k++) {
         memset(&s, 0, sizeof(s));
@@ -583,6 +607,8 @@ enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *name, struct ca_
             err = publish(&g, &s, &res, detail);
     }
 out:
+    if (lockfd >= 0)
+        close(lockfd); /* releases the flock */
     OPENSSL_free(g.name_der);
     pthread_mutex_unlock(&gen_lock);
     if (err == SIGNET_OK && out != NULL)
