@@ -30,7 +30,7 @@ static const struct {
                      " ca csr profile not_before not_after out "},
     [OP_CROSS_SIGN] = {"cross-sign", " operation ca cert profile not_before not_after out ",
                        " ca cert profile not_before not_after out "},
-    [OP_ROOT_CRL] = {"root-crl", " operation ca out next_update ", " ca out "},
+    [OP_ROOT_CRL] = {"root-crl", " operation ca ", " ca "},
     [OP_ROOT_ROLLOVER] = {"root-rollover", " operation ca ", " ca "},
 };
 
@@ -347,6 +347,45 @@ static enum signet_err write_out(const char *path, const unsigned char *der, siz
     return rc;
 }
 
+/*
+ * Records the certificate in the signing CA's store records: PENDING with the TBS before the
+ * token signs (a serial already used, e.g. a plan run twice, is refused here), ISSUED with the
+ * certificate after (bytes: the TBS, then the certificate).
+ */
+static enum signet_err record(struct ca_ctx *ctx, const struct cer_tbs_in *in, const char *profile,
+                              enum store_cert_state state, const unsigned char *bytes, size_t len,
+                              char *detail)
+{
+    struct store_cert c;
+    char hex[2 * CEREMONY_SERIAL_LEN + 1];
+    enum signet_err rc;
+
+    memset(&c, 0, sizeof(c));
+    if (in->ca->store_id == 0) {
+        sg_detail(detail, "CA %s has no store record", in->ca->name);
+        return SIGNET_E_STORE;
+    }
+    c.ca_id = in->ca->store_id;
+    memcpy(c.serial, in->serial, CEREMONY_SERIAL_LEN);
+    c.serial_len = CEREMONY_SERIAL_LEN;
+    c.state = state;
+    c.not_after = in->not_after;
+    c.created = sg_now();
+    c.reason = -1;
+    snprintf(c.profile, sizeof(c.profile), "%s", profile);
+    snprintf(c.requester, sizeof(c.requester), "ceremony");
+    c.der = (unsigned char *)bytes;
+    c.der_len = len;
+    rc = store_cert_put(ctx->st, &c, state == STORE_CERT_PENDING, detail);
+    sg_hex_encode(in->serial, CEREMONY_SERIAL_LEN, hex);
+    if (rc == SIGNET_E_EXISTS)
+        sg_detail(detail,
+                  "serial %s of CA %s is already used (was this plan signed before?); run the "
+                  "dry run again for a new plan",
+                  hex, in->ca->name);
+    return rc;
+}
+
 /* The real run's transcript (signed and appended by cer_transcript_append). */
 static enum signet_err transcript(struct ca_ctx *ctx, const struct cer *c, struct cer_tbs_in *in,
                                   EVP_PKEY *key, const struct subject_src *s,
@@ -428,7 +467,11 @@ static enum signet_err run_sign(struct ca_ctx *ctx, const struct cer *c,
         goto out;
     }
     if ((rc = activate(ctx, in.ca, o, &key, r->shares, sizeof(r->shares), detail)) != SIGNET_OK ||
+        (rc = record(ctx, &in, get(c, "profile"), STORE_CERT_PENDING, tbs, len, detail)) !=
+            SIGNET_OK ||
         (rc = cer_sign_tbs(tbs, len, key, in.ca->cert, &der, &dlen, detail)) != SIGNET_OK ||
+        (rc = record(ctx, &in, get(c, "profile"), STORE_CERT_ISSUED, der, dlen, detail)) !=
+            SIGNET_OK ||
         (rc = write_out(out, der, dlen, detail)) != SIGNET_OK)
         goto out;
     snprintf(r->out, sizeof(r->out), "%s", out);
@@ -441,6 +484,50 @@ out:
     free(plan_tbs);
     free(out);
     return rc;
+}
+
+/*
+ * root-crl: the quorum activates the CA's token and the CRL engine (ca_crl_generate) builds,
+ * lints, signs, verifies and publishes the CRL; the transcript names its number and hash. The dry
+ * run only checks the file and the CA (the CRL's content is decided at signing time).
+ */
+static enum signet_err run_root_crl(struct ca_ctx *ctx, const struct cer *c,
+                                    const struct ca_ceremony_opts *o, struct ca_ceremony_result *r,
+                                    char *detail)
+{
+    struct ca_ent *ca = ca_ent_find(ctx, get(c, "ca"));
+    struct ca_crl_result res = {0};
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char text[2048], t0[32], t1[32], path[600];
+    EVP_PKEY *key = NULL;
+    int64_t started = sg_now();
+    enum signet_err rc;
+
+    if (ca == NULL || ca->cert == NULL) {
+        sg_detail(detail, "CA %s: %s", get(c, "ca"),
+                  ca ? "has no certificate" : "not in signet.conf");
+        return SIGNET_E_NOTFOUND;
+    }
+    if (o->dry_run)
+        return SIGNET_OK;
+    if ((rc = activate(ctx, ca, o, &key, r->shares, sizeof(r->shares), detail)) != SIGNET_OK ||
+        (rc = ca_crl_generate(ctx, ca->name, &res, detail)) != SIGNET_OK)
+        return rc;
+    snprintf(path, sizeof(path), "%s/crl/%s.crl", ctx->public_dir, ca->name);
+    snprintf(r->out, sizeof(r->out), "%.500s", path);
+    if (sg_read_file(path, 64u << 20, &buf, &len, NULL) == SIGNET_OK)
+        cer_sha256_hex(buf, len, r->out_sha256);
+    free(buf);
+    sg_format_time(started, t0, sizeof(t0));
+    sg_format_time(sg_now(), t1, sizeof(t1));
+    snprintf(text, sizeof(text),
+             "signet-transcript 1\noperation root-crl\nca %s\nceremony-file %s\n"
+             "ceremony-sha256 %s\nshares %s\ncrl-number %llu\nentries %zu\n"
+             "output %s sha256 %s\nstarted %s\nfinished %s\n",
+             ca->name, c->file, c->hash, r->shares[0] ? r->shares : "none",
+             (unsigned long long)res.number, res.entries, r->out, r->out_sha256, t0, t1);
+    return cer_transcript_append(ctx, ca, key, text, detail);
 }
 
 /* root-init from a ceremony file: the same as `signet root init`. */
@@ -493,6 +580,9 @@ enum signet_err ca_ceremony_run(struct ca_ctx *ctx, const struct ca_ceremony_opt
         break;
     case OP_ROOT_INIT:
         rc = run_root_init(ctx, &c, o, detail);
+        break;
+    case OP_ROOT_CRL:
+        rc = run_root_crl(ctx, &c, o, out, detail);
         break;
     default:
         sg_detail(detail,

@@ -105,6 +105,14 @@ printf '[profile]\nvalidity = 5y\nkey = ec:P-256\nsubject.CN = required\nextensi
 refused "keyCertSign" ceremony run "$W/cer.conf" --dry-run
 rm "$P/policies/bad-ca.conf"
 
+# the same plan cannot be signed twice (its serial is recorded under the root)
+mv "$W/i2.crt" "$W/i2.saved"
+refused "is already used" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 2)" --share "$(sh 3)"
+[ -e "$W/i2.crt" ] && fail "a replayed plan wrote a certificate"
+mv "$W/i2.saved" "$W/i2.crt"
+sig cert list --ca root | grep -q "$(openssl x509 -in "$W/i2.crt" -noout -serial | cut -d= -f2 | tr A-F a-f)" \
+  || fail "the subordinate is not recorded under the root: $(sig cert list --ca root)"
+
 refused "not the key of CA issuing-2" ca import-cert --name issuing-2 --cert "$P/public/issuing-1.crt"
 sig ca import-cert --name issuing-2 --cert "$W/i2.crt" >/dev/null || fail "import-cert of issuing-2"
 sig ca list | grep -q '^issuing-2 parent=root' || fail "ca list does not show issuing-2"
@@ -168,8 +176,20 @@ sig ceremony run "$W/r3.conf" >"$W/r3.log" 2>&1 || { cat "$W/r3.log"; fail "root
 openssl verify -x509_strict -CAfile "$P/public/root-3.crt" "$P/public/root-3.crt" >/dev/null || fail "root-3 is not self-signed"
 [ "$(ls "$W/shares3" | wc -l)" = 2 ] || fail "the root-init ceremony did not write 2 shares"
 
+# the root CRL in a ceremony, after revoking issuing-2
+i2serial=$(openssl x509 -in "$W/i2.crt" -noout -serial | cut -d= -f2 | tr A-F a-f)
+sig revoke --ca root --serial "$i2serial" --reason superseded >/dev/null || fail "revoke issuing-2 under the root"
+printf '[ceremony]\noperation = root-crl\nca = root\n' >"$W/crl.conf"
+refused "2 needed" ceremony run "$W/crl.conf" --share "$(sh 3)"
+sig ceremony run "$W/crl.conf" --share "$(sh 1)" --share "$(sh 3)" >"$W/crl.log" 2>&1 || { cat "$W/crl.log"; fail "root-crl ceremony"; }
+openssl crl -in "$P/public/crl/root.crl" -inform DER -out "$W/root.crl.pem" || fail "no root CRL"
+openssl crl -in "$W/root.crl.pem" -noout -CAfile "$P/public/root.crt" 2>&1 | grep -q 'verify OK' || fail "the root CRL does not verify"
+openssl crl -in "$W/root.crl.pem" -noout -text | grep -qi "$(echo "$i2serial" | tr a-f A-F)" || fail "the root CRL does not list issuing-2"
+if openssl verify -crl_check -CAfile "$P/public/root.crt" -CRLfile "$W/root.crl.pem" "$W/i2.crt" >/dev/null 2>&1; then
+  fail "issuing-2 still verifies with the root CRL"; fi
+
 sig audit verify >"$W/audit.log" || fail "audit verify on an untouched store"
-grep -q '2 ceremony transcripts verified' "$W/audit.log" || fail "audit verify: $(cat "$W/audit.log")"
+grep -q '3 ceremony transcripts verified' "$W/audit.log" || fail "audit verify: $(cat "$W/audit.log")"
 # change one byte of the last audit entry, then remove the first: each is seen
 mdb_dump -a -f "$W/dump" "$P/store"
 cp -r "$P/store" "$W/store.saved"
