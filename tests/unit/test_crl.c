@@ -661,6 +661,49 @@ static void test_revoke_expired(void **state)
     store_cert_free(back);
 }
 
+/* A PENDING record (possibly issued; it holds the TBS) may be revoked; keyCompromise blocks its
+ * key. */
+static void test_revoke_pending(void **state)
+{
+    struct ca_ctx *ctx = *state;
+    struct ca_ent *ca = ca_ent_find(ctx, "issuing-1");
+    struct store_cert *rec = NULL, pend;
+    unsigned char serial[STORE_SERIAL_MAX], spki[32], *tbs = NULL;
+    char hex[41], detail[SIGNET_DETAIL_MAX] = "";
+    const unsigned char *q;
+    X509 *x;
+    long n = 0;
+    int tl;
+
+    issue(ctx, "pending.example.test", hex, spki);
+    n = sg_hex_decode(hex, serial, sizeof(serial));
+    assert_int_equal(store_cert_get(ctx->st, ca->store_id, serial, (size_t)n, &rec, NULL),
+                     SIGNET_OK);
+    q = rec->der;
+    x = d2i_X509(NULL, &q, (long)rec->der_len);
+    assert_non_null(x);
+    tl = i2d_re_X509_tbs(x, &tbs);
+    assert_true(tl > 0);
+    memset(&pend, 0, sizeof(pend));
+    pend.ca_id = ca->store_id;
+    memcpy(pend.serial, "\x5e\x5e\x5e", 3);
+    pend.serial_len = 3;
+    pend.state = STORE_CERT_PENDING;
+    pend.not_after = rec->not_after;
+    pend.created = sg_now();
+    pend.reason = -1;
+    strcpy(pend.profile, "tls-server");
+    pend.der = tbs;
+    pend.der_len = (size_t)tl;
+    assert_int_equal(store_cert_put(ctx->st, &pend, 1, NULL), SIGNET_OK);
+    assert_int_equal(store_blocked_key_get(ctx->st, spki, NULL, NULL), SIGNET_E_NOTFOUND);
+    assert_int_equal(do_revoke(ctx, "issuing-1", "5E5E5E", 1, NULL, detail), SIGNET_OK);
+    assert_int_equal(store_blocked_key_get(ctx->st, spki, NULL, NULL), SIGNET_OK);
+    OPENSSL_free(tbs);
+    X509_free(x);
+    store_cert_free(rec);
+}
+
 /* A failure after the number is reserved: the next published number is above the reserved one. */
 static void test_number_after_failure(void **state)
 {
@@ -772,11 +815,9 @@ int main(void)
         cmocka_unit_test(test_never_lose_entry),
     };
     const struct CMUnitTest ca_tests[] = {
-        cmocka_unit_test(test_revoke_and_generate),
-        cmocka_unit_test(test_revoke_expired),
-        cmocka_unit_test(test_number_after_failure),
-        cmocka_unit_test(test_delta_config),
-        cmocka_unit_test(test_scheduler),
+        cmocka_unit_test(test_revoke_and_generate), cmocka_unit_test(test_revoke_expired),
+        cmocka_unit_test(test_revoke_pending),      cmocka_unit_test(test_number_after_failure),
+        cmocka_unit_test(test_delta_config),        cmocka_unit_test(test_scheduler),
     };
     int rc = cmocka_run_group_tests_name("crl", crl_tests, fix_setup, fix_teardown);
 
