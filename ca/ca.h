@@ -303,6 +303,7 @@ struct ca_ceremony_result {
     char tbs_sha256[65]; /* hex SHA-256 of the TBS signed (or to be signed) */
     char serial[41];
     char not_before[32], not_after[32]; /* the validity signed */
+    char subject[256];                  /* the subject certified (one line) */
     char out[512];                      /* file written ("" for a dry run) */
     char out_sha256[65];                /* SHA-256 of the DER written */
     char shares[64];                    /* indexes used ("1,3") */

@@ -452,6 +452,7 @@ static enum signet_err run_sign(struct ca_ctx *ctx, const struct cer *c,
     sg_format_time(in.not_before < in.planned ? in.not_before : in.planned, r->not_before,
                    sizeof(r->not_before));
     sg_format_time(in.not_after, r->not_after, sizeof(r->not_after));
+    X509_NAME_oneline(in.subject, r->subject, sizeof(r->subject));
     if (o->dry_run) {
         rc = o->plan_out ? plan_write(o->plan_out, c, in.ca->name, in.serial, in.planned, tbs, len,
                                       r->tbs_sha256, detail)

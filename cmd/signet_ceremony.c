@@ -155,7 +155,8 @@ int cmd_ceremony(const char *conf, int argc, char **argv)
     }
     printf("ceremony %s (%s)\n", r.operation, co.dry_run ? "dry run: nothing signed" : "signed");
     if (r.serial[0])
-        printf("serial: %s\nvalidity: %s to %s\n", r.serial, r.not_before, r.not_after);
+        printf("subject: %s\nserial: %s\nvalidity: %s to %s\n", r.subject, r.serial, r.not_before,
+               r.not_after);
     if (r.tbs_sha256[0])
         printf("TBS SHA-256: %s\n", r.tbs_sha256);
     if (co.dry_run && co.plan_out)
