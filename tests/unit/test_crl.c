@@ -51,7 +51,8 @@ static X509 *self_signed(EVP_PKEY *k)
     X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 30);
     X509_set_pubkey(x, k);
     ca_add_ski_aki(x, NULL);
-    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    assert_true(X509_sign(x, k, EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? NULL : EVP_sha256()) >
+                0);
     X509_NAME_free(n);
     return x;
 }
@@ -245,6 +246,47 @@ static void test_build_full(void **state)
     }
     X509_CRL_free(c);
     crl_doc_free(d);
+}
+
+/* Every CA key type: the signature algorithm follows the key, and the CRL verifies. */
+static void test_key_types(void **state)
+{
+    struct fix *f = *state, g;
+    struct crl_params p;
+    struct crl_lint_result lr;
+    struct crl_doc *d;
+    const unsigned char *der;
+    size_t len;
+    X509_CRL *c;
+    EVP_PKEY *keys[3] = {EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"),
+                         EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
+                         EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")};
+    const int nids[3] = {NID_ecdsa_with_SHA384, NID_sha256WithRSAEncryption, NID_ED25519};
+
+    fill(f, 7, 20, sg_now() - 1000, NULL);
+    for (int i = 0; i < 3; i++) {
+        g = *f;
+        g.key = keys[i];
+        g.issuer = self_signed(keys[i]);
+        g.name = NULL;
+        g.name_len = i2d_X509_NAME(X509_get_subject_name(g.issuer), &g.name);
+        memcpy(g.keyid, ASN1_STRING_get0_data(X509_get0_subject_key_id(g.issuer)), 20);
+        params(&g, &p, 40 + (uint64_t)i);
+        d = make(&g, 7, &p, NULL);
+        der = crl_doc_der(d, &len);
+        assert_int_equal(crl_lint(der, len, &p, 0, &lr), 0);
+        assert_int_equal(crl_verify(der, len, keys[i], NULL), SIGNET_OK);
+        assert_int_equal(crl_verify(der, len, f->key, NULL), SIGNET_E_CRYPTO);
+        c = parse(der, len);
+        assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(c)), 20);
+        assert_int_equal(X509_CRL_get_signature_nid(c), nids[i]);
+        assert_int_equal(X509_CRL_verify(c, keys[i]), 1);
+        X509_CRL_free(c);
+        crl_doc_free(d);
+        X509_free(g.issuer);
+        OPENSSL_free(g.name);
+        EVP_PKEY_free(keys[i]);
+    }
 }
 
 /* Expired entries leave; an empty list is absent; the times encode by year. */
@@ -809,10 +851,10 @@ static void test_scheduler(void **state)
 int main(void)
 {
     const struct CMUnitTest crl_tests[] = {
-        cmocka_unit_test(test_reasons),          cmocka_unit_test(test_url_variants),
-        cmocka_unit_test(test_build_full),       cmocka_unit_test(test_expired_and_empty),
-        cmocka_unit_test(test_delta_and_shards), cmocka_unit_test(test_lint_findings),
-        cmocka_unit_test(test_never_lose_entry),
+        cmocka_unit_test(test_reasons),           cmocka_unit_test(test_key_types),
+        cmocka_unit_test(test_url_variants),      cmocka_unit_test(test_build_full),
+        cmocka_unit_test(test_expired_and_empty), cmocka_unit_test(test_delta_and_shards),
+        cmocka_unit_test(test_lint_findings),     cmocka_unit_test(test_never_lose_entry),
     };
     const struct CMUnitTest ca_tests[] = {
         cmocka_unit_test(test_revoke_and_generate), cmocka_unit_test(test_revoke_expired),
