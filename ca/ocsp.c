@@ -26,6 +26,7 @@
 #define RESPONDER_SKEW  60 /* seconds a responder certificate is backdated (client clocks) */
 #define META_PREFIX     "ocsp.responder."
 #define NONCE_RATE_DEF  20
+#define PENDING_GRACE   60 /* seconds before a PENDING record counts as interrupted */
 #define RESP_DAYS_DEF   4
 #define RESP_DAYS_MAX   30
 #define RESP_SUBJECT_CN " OCSP Responder"
@@ -463,8 +464,9 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
     struct store_ocsp rec = {0};
     enum signet_err rc;
 
-    if (c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED) {
-        sg_detail(detail, "CA %s: the certificate is %s; no OCSP response yet", ca->name,
+    if (c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED &&
+        c->state != STORE_CERT_PENDING) {
+        sg_detail(detail, "CA %s: the certificate is %s; no OCSP response", ca->name,
                   store_cert_state_name(c->state));
         return SIGNET_E_POLICY;
     }
@@ -473,7 +475,10 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
     one.issuer = ca->cert;
     one.serial = c->serial;
     one.serial_len = c->serial_len;
-    one.status = c->state == STORE_CERT_REVOKED ? OCSP_CS_REVOKED : OCSP_CS_GOOD;
+    /* a PENDING record is possibly issued (DESIGN.md): covered, as unknown, never good */
+    one.status = c->state == STORE_CERT_REVOKED   ? OCSP_CS_REVOKED
+                 : c->state == STORE_CERT_PENDING ? OCSP_CS_UNKNOWN
+                                                  : OCSP_CS_GOOD;
     one.revoked_at = c->revoked_at;
     one.reason =
         c->state == STORE_CERT_REVOKED && c->reason >= 0 && c->reason <= 10 && c->reason != 7
@@ -504,14 +509,14 @@ static enum signet_err presign_one(struct ocsp_state *s, size_t i, const unsigne
     struct store_cert *c = NULL;
     enum signet_err rc;
 
+    /* read under sign_mu: the newest state is the one signed, whoever signs last */
+    pthread_mutex_lock(&s->sign_mu);
     if ((rc = store_cert_get(s->ctx->st, s->ctx->cas[i].store_id, serial, len, &c, detail)) ==
         SIGNET_E_NOTFOUND)
         sg_detail(detail, "CA %s: no such certificate", s->ctx->cas[i].name);
-    if (rc == SIGNET_OK) {
-        pthread_mutex_lock(&s->sign_mu);
+    if (rc == SIGNET_OK)
         rc = presign_rec(s, i, c, detail);
-        pthread_mutex_unlock(&s->sign_mu);
-    }
+    pthread_mutex_unlock(&s->sign_mu);
     store_cert_free(c);
     return rc;
 }
@@ -596,18 +601,19 @@ static int pass_cb(const struct store_cert *c, void *arg)
     struct pass_arg *a = arg;
     struct ca_ent *ca = &a->s->ctx->cas[a->ca];
     int64_t tu = 0, nu = 0;
-    int status = -1, need;
+    int status = -1, need, want;
     enum ocsp_freshness fr;
     size_t len;
     enum signet_err rc;
 
-    if ((c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED) || c->not_after < a->now)
-        return 1;
+    if (c->not_after < a->now ||
+        (c->state == STORE_CERT_PENDING && a->now - c->created < PENDING_GRACE))
+        return 1; /* expired, or an issuance still in flight */
+    want = c->state == STORE_CERT_REVOKED ? 1 : c->state == STORE_CERT_PENDING ? 2 : 0;
     rc = store_ocsp_read(a->s->ctx->st, ca->store_id, c->serial, c->serial_len, STORE_OCSP_SHA1,
                          NULL, 0, &len, &tu, &nu, &status, NULL);
     fr = ocsp_freshness(a->now, tu, nu);
-    need =
-        rc != SIGNET_OK || status != (c->state == STORE_CERT_REVOKED ? 1 : 0) || fr != OCSP_FRESH;
+    need = rc != SIGNET_OK || status != want || fr != OCSP_FRESH;
     if (rc != SIGNET_OK)
         a->missing++;
     else if (fr == OCSP_STALE)
@@ -663,9 +669,7 @@ static int pass_run(struct ocsp_state *s, char *detail)
             int had = store_ocsp_read(ctx->st, ctx->cas[i].store_id, a.work[k]->serial,
                                       a.work[k]->serial_len, STORE_OCSP_SHA1, NULL, 0, &len, &tu,
                                       &nu, &st, NULL) == SIGNET_OK;
-            pthread_mutex_lock(&s->sign_mu);
-            enum signet_err rc = presign_rec(s, i, a.work[k], d);
-            pthread_mutex_unlock(&s->sign_mu);
+            enum signet_err rc = presign_one(s, i, a.work[k]->serial, a.work[k]->serial_len, d);
             if (rc != SIGNET_OK) {
                 sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", ctx->cas[i].name, d);
             } else if (!had) {
