@@ -43,6 +43,8 @@ static struct answer answer_for(enum signet_err e)
     case SIGNET_E_USAGE:
     case SIGNET_E_INVALID:
         return (struct answer){400, "badCSR", "Bad Request", NET_OUT_BADCSR, 1};
+    case SIGNET_E_QUEUED:
+        return (struct answer){202, "", "Accepted", NET_OUT_QUEUED, 1};
     case SIGNET_E_HSM_UNAVAILABLE:
     case SIGNET_E_HSM:
     case SIGNET_E_PIN:
@@ -173,6 +175,24 @@ out:
     free(qch);
 }
 
+/* 202 {"request", "status": "pending"}: a manual-approval profile queued it (docs/approval.md). */
+static void queued(struct net_worker *w, struct evhttp_request *req,
+                   const struct net_issue_resp *resp)
+{
+    char loc[64 + sizeof(resp->serial)];
+    struct evbuffer *body = evbuffer_new();
+
+    if (body == NULL)
+        return net_problem(w, req, 500, "internal", "Internal Server Error", "out of memory");
+    evbuffer_add_printf(body, "{\"request\":\"%s\",\"ca\":\"%s\",\"status\":\"pending\"}\n",
+                        resp->serial, resp->ca);
+    snprintf(loc, sizeof(loc), "/v1/requests/%s", resp->serial);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    net_send(w, req, 202, "Accepted", body);
+    evbuffer_free(body);
+}
+
 /* The end of an issuance (worker thread): metrics, log, and the answer. */
 static void enroll_done(struct net_worker *w, struct evhttp_request *req,
                         const struct net_issue_req *r, const struct net_issue_resp *resp,
@@ -185,6 +205,10 @@ static void enroll_done(struct net_worker *w, struct evhttp_request *req,
         sg_log(SG_LOG_INFO, "issued serial %s of CA %s, profile %s, to %s", resp->serial, resp->ca,
                r->profile, who);
         issued(w, req, resp);
+    } else if (resp->err == SIGNET_E_QUEUED && !resp->forbidden) {
+        sg_log(SG_LOG_INFO, "queued request %s for CA %s, profile %s, from %s", resp->serial,
+               resp->ca, r->profile, who);
+        queued(w, req, resp);
     } else if (resp->forbidden) {
         sg_log(SG_LOG_INFO, "refused %s (profile %s): %s", who, r->profile, resp->detail);
         net_problem(w, req, 403, "forbidden", "Forbidden", resp->detail);

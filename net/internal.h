@@ -50,6 +50,7 @@ enum net_outcome {
     NET_OUT_POLICY,
     NET_OUT_UNAVAILABLE,
     NET_OUT_ERROR,
+    NET_OUT_QUEUED, /* waits for an operator's approval */
     NET_OUT_MAX
 };
 
@@ -140,8 +141,8 @@ struct net_server {
  * answer; usec is the time since the start. It must answer req. r and resp are freed after.
  */
 typedef void (*net_issue_done_fn)(struct net_worker *w, struct evhttp_request *req,
-                                  const struct net_issue_req *r,
-                                  const struct net_issue_resp *resp, uint64_t usec);
+                                  const struct net_issue_req *r, const struct net_issue_resp *resp,
+                                  uint64_t usec);
 /*
  * Starts an issuance of r (taken over: freed by the call) for req on worker w. Through the ca
  * process when srv->ipc is set: returns at once and done runs later on w's thread (503

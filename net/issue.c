@@ -4,6 +4,7 @@
  * of the process split are in frame.c).
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "net.h"
@@ -44,6 +45,7 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
 {
     struct ca_issue_request ir = {0};
     struct ca_issued *got = NULL;
+    struct ca_issue_opts io = {0, ""};
     char ca[CA_NAME_MAX];
 
     memset(resp, 0, offsetof(struct net_issue_resp, der));
@@ -61,8 +63,13 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
     ir.ca = ca;
     ir.profile = req->profile;
     ir.requester = req->requester;
-    if ((resp->err = ca_issue(ctx, &ir, &got, resp->detail)) != SIGNET_OK)
+    if ((resp->err = ca_issue_ex(ctx, &ir, &io, &got, resp->detail)) != SIGNET_OK) {
+        if (resp->err == SIGNET_E_QUEUED) { /* the answer carries the request's id as its serial */
+            memcpy(resp->ca, ca, sizeof(resp->ca));
+            snprintf(resp->serial, sizeof(resp->serial), "%s", io.queued_id);
+        }
         return resp->err;
+    }
     if (got->der_len > sizeof(resp->der)) {
         sg_detail(resp->detail, "certificate %s of CA %s is larger than %u bytes", got->serial,
                   got->ca, NET_CERT_MAX);

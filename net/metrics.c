@@ -20,7 +20,8 @@ static const char *const outcome_names[NET_OUT_MAX] = {[NET_OUT_ISSUED] = "issue
                                                        [NET_OUT_BADKEY] = "badKey",
                                                        [NET_OUT_POLICY] = "policyViolation",
                                                        [NET_OUT_UNAVAILABLE] = "hsmUnavailable",
-                                                       [NET_OUT_ERROR] = "internal"};
+                                                       [NET_OUT_ERROR] = "internal",
+                                                       [NET_OUT_QUEUED] = "queued"};
 
 void net_metrics_init(struct net_metrics *m, const struct policy_set *set)
 {
