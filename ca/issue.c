@@ -261,6 +261,39 @@ out:
     return rc;
 }
 
+/*
+ * A sharded or delta-publishing CA's CRL URLs depend on the serial (ca_crl_urls): the CDP of
+ * build_tbs is replaced by the serial's shard URL, and freshestCRL names the delta CRL. 1 = ok.
+ */
+static int set_crl_urls(struct ca_ctx *ctx, struct ca_ent *ca, X509 *x,
+                        const unsigned char serial[SERIAL_LEN])
+{
+    char cdp[512], fresh[512], v[600];
+    X509_EXTENSION *e;
+    int i;
+
+    if (ca->crl_url == NULL || ca_crl_urls(ctx, ca->name, serial, SERIAL_LEN, cdp, sizeof(cdp),
+                                           fresh, sizeof(fresh), NULL) != SIGNET_OK)
+        return 1;
+    if (strcmp(cdp, ca->crl_url) != 0 && cdp[0] != '\0') {
+        while ((i = X509_get_ext_by_NID(x, NID_crl_distribution_points, -1)) >= 0)
+            X509_EXTENSION_free(X509_delete_ext(x, i));
+        snprintf(v, sizeof(v), "URI:%s", cdp);
+        if ((e = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, v)) == NULL)
+            return 0;
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    if (fresh[0] != '\0' && X509_get_ext_by_NID(x, NID_freshest_crl, -1) < 0) {
+        snprintf(v, sizeof(v), "URI:%s", fresh);
+        if ((e = X509V3_EXT_conf_nid(NULL, NULL, NID_freshest_crl, v)) == NULL)
+            return 0;
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    return 1;
+}
+
 /* Sets a fresh serial and lint-signs; writes the TBS DER to *tbs. */
 static enum signet_err serial_and_tbs(struct ca_ctx *ctx, struct ca_ent *ca, X509 *x,
                                       unsigned char serial[SERIAL_LEN], unsigned char **tbs,
@@ -270,7 +303,8 @@ static enum signet_err serial_and_tbs(struct ca_ctx *ctx, struct ca_ent *ca, X50
     EVP_PKEY *lint = throwaway(ctx, issuer_pub);
 
     *tbs = NULL;
-    if (!ca_new_serial(serial) || !set_serial(x, serial, SERIAL_LEN) || lint == NULL ||
+    if (!ca_new_serial(serial) || !set_serial(x, serial, SERIAL_LEN) ||
+        !set_crl_urls(ctx, ca, x, serial) || lint == NULL ||
         X509_sign(x, lint, ca_sign_md(issuer_pub)) <= 0 ||
         (*tbs_len = i2d_re_X509_tbs(x, tbs)) <= 0) {
         sg_detail(detail, "CA %s: the certificate does not encode", ca->name);
@@ -401,6 +435,10 @@ static enum signet_err sign_and_record(struct ca_ctx *ctx, struct ca_ent *ca, EV
     c->der_len = (size_t)*out_len;
     rc = store_write(ctx->st, rec_fn, &a, detail);
     c->der = NULL;
+    if (rc == SIGNET_OK) { /* pre-sign its OCSP response (a no-op without the refresher) */
+        const char *slash = strchr(object, '/');
+        ca_ocsp_enqueue(ctx, ca->name, slash ? slash + 1 : "");
+    }
     return rc;
 }
 

@@ -306,6 +306,30 @@ static int prepare_exec(struct daemon *d)
     return 1;
 }
 
+/* After a durable revocation: re-sign that certificate's OCSP response soon. */
+static void on_revoked(struct ca_ctx *ctx, const char *ca, const char *serial_hex, void *arg)
+{
+    (void)arg;
+    ca_ocsp_enqueue(ctx, ca, serial_hex);
+}
+
+/*
+ * The ca process's background work: the CRL scheduler (debounced CRLs after revocations,
+ * re-signing before nextUpdate) and the OCSP refresher (responder certificates, pre-signed
+ * responses). A failure to start either is logged; issuance still runs without them.
+ */
+static void start_background(struct daemon *d)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+
+    ca_revoke_set_hook(on_revoked, NULL);
+    if (ca_crl_scheduler_start(d->ca, detail) != SIGNET_OK)
+        sg_log(SG_LOG_ERR, "CRL scheduler not running: %s", detail);
+    detail[0] = '\0';
+    if (ca_ocsp_start(d->ca, detail) != SIGNET_OK)
+        sg_log(SG_LOG_ERR, "OCSP refresher not running: %s", detail);
+}
+
 /*
  * Signals first (SIGCHLD included, so no web process's end is missed), then the web process,
  * then the credential and the store; serves until stopped.
@@ -333,6 +357,7 @@ static void run(struct daemon *d)
         sg_log(SG_LOG_ERR, "cannot start: %s", detail);
         goto out;
     }
+    start_background(d);
     if ((workers = signetd_daemon_num(ca_ctx_conf(d->ca), "workers", NET_WORKERS_MAX)) < 0)
         goto out;
     /* issuing threads: HTTP workers no longer wait for an issuance, so the requests in flight
@@ -360,6 +385,11 @@ out:
         d->child = 0;
     }
     net_ca_conn_stop(d->conn);
+    if (d->ca != NULL) {
+        ca_revoke_set_hook(NULL, NULL);
+        ca_crl_scheduler_stop(d->ca);
+        ca_ocsp_stop(d->ca);
+    }
     for (int i = 0; i < 4; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);

@@ -313,8 +313,7 @@ void net_h_status(struct net_worker *w, struct evhttp_request *req, const char *
     enum net_auth a;
 
     if (rest[n] == '/' && strcmp(rest + n, "/revoke") == 0 && n > 0)
-        return net_problem(w, req, 404, "notFound", "Not Found",
-                           "revocation over the API is not served yet; use signet revoke");
+        return net_h_revoke(w, req, rest, n);
     if (n == 0 || n >= sizeof(serial) || rest[n] != '\0')
         return net_problem(w, req, 404, "notFound", "Not Found", "a serial is 1 to 40 hex digits");
     if (!net_method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD))

@@ -98,6 +98,11 @@ size_t net_issue_req_encode(const struct net_issue_req *req, unsigned char *out,
     if (req->csr_len > CA_CSR_MAX || !put_str(out, cap, &off, req->ca, sizeof(req->ca)) ||
         !put_str(out, cap, &off, req->profile, sizeof(req->profile)) ||
         !put_str(out, cap, &off, req->requester, sizeof(req->requester)) ||
+        !put_u32(out, cap, &off, req->op) ||
+        !put_str(out, cap, &off, req->serial, sizeof(req->serial)) ||
+        !put_u32(out, cap, &off, (uint32_t)req->reason) ||
+        !put_u32(out, cap, &off, (uint32_t)(uint64_t)req->invalidity_date) ||
+        !put_u32(out, cap, &off, (uint32_t)((uint64_t)req->invalidity_date >> 32)) ||
         !put_u32(out, cap, &off, req->csr_len) || !put(out, cap, &off, req->csr, req->csr_len))
         return 0;
     return off;
@@ -106,14 +111,20 @@ size_t net_issue_req_encode(const struct net_issue_req *req, unsigned char *out,
 int net_issue_req_decode(const unsigned char *in, size_t len, struct net_issue_req *out)
 {
     size_t off = 0;
-    uint32_t n;
+    uint32_t n, reason, lo, hi;
 
     memset(out, 0, offsetof(struct net_issue_req, csr));
     if (!get_str(in, len, &off, out->ca, sizeof(out->ca)) ||
         !get_str(in, len, &off, out->profile, sizeof(out->profile)) ||
         !get_str(in, len, &off, out->requester, sizeof(out->requester)) ||
-        !get_u32(in, len, &off, &n) || n > CA_CSR_MAX || n != len - off)
+        !get_u32(in, len, &off, &out->op) || out->op > NET_OP_REVOKE ||
+        !get_str(in, len, &off, out->serial, sizeof(out->serial)) ||
+        !get_u32(in, len, &off, &reason) || reason > 10 || !get_u32(in, len, &off, &lo) ||
+        !get_u32(in, len, &off, &hi) || !get_u32(in, len, &off, &n) || n > CA_CSR_MAX ||
+        n != len - off)
         return 0;
+    out->reason = (int32_t)reason;
+    out->invalidity_date = (int64_t)(((uint64_t)hi << 32) | lo);
     memcpy(out->csr, in + off, n);
     out->csr_len = n;
     return 1;

@@ -173,6 +173,8 @@ int net_name_ok(const char *name, size_t len);
 /* POST /v1/certificates and GET /v1/certificates/{serial} (enroll.c). */
 void net_h_enroll(struct net_worker *w, struct evhttp_request *req);
 void net_h_status(struct net_worker *w, struct evhttp_request *req, const char *rest);
+/* POST /v1/certificates/{serial}/revoke; serial is the n hex digits of the path (revoke.c). */
+void net_h_revoke(struct net_worker *w, struct evhttp_request *req, const char *serial, size_t n);
 /* GET /crl/{name}.crl and the delta and shard URLs; rest follows "/crl/" (crlserve.c). */
 void net_h_crl(struct net_worker *w, struct evhttp_request *req, const char *rest);
 /* POST /ocsp and GET /ocsp/{base64}; rest is "" or "/..." after "/ocsp" (ocsp.c). */

@@ -128,7 +128,20 @@ static int client_may(struct net_ca *ca, const char *requester, const char *prof
     return ok;
 }
 
-/* ISSUE: decode, check the client again, issue, answer. */
+struct may_arg {
+    struct net_ca *ca;
+    const char *requester;
+};
+
+/* ca_revoke's rights check: the client may use the certificate's profile now. */
+static int may_revoke(const char *profile, void *arg)
+{
+    const struct may_arg *ma = arg;
+
+    return client_may(ma->ca, ma->requester, profile);
+}
+
+/* ISSUE: decode, check the client again, issue (or revoke), answer. */
 static void do_issue(struct net_ca_conn *c, const struct job *j)
 {
     struct net_issue_req *req = malloc(sizeof(*req));
@@ -141,6 +154,9 @@ static void do_issue(struct net_ca_conn *c, const struct job *j)
     if (!net_issue_req_decode(j->payload, j->len, req)) {
         resp->err = SIGNET_E_USAGE;
         sg_detail(resp->detail, "malformed issuance request");
+    } else if (req->op == NET_OP_REVOKE) {
+        struct may_arg ma = {c->ca, req->requester};
+        net_revoke_exec(c->ca->ctx, req, may_revoke, &ma, resp);
     } else if (!client_may(c->ca, req->requester, req->profile)) {
         resp->err = SIGNET_E_POLICY;
         resp->forbidden = 1;

@@ -49,6 +49,8 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
     char ca[CA_NAME_MAX];
 
     memset(resp, 0, offsetof(struct net_issue_resp, der));
+    if (req->op == NET_OP_REVOKE)
+        return net_revoke_exec(ctx, req, NULL, NULL, resp);
     if (!terminated(req->ca, sizeof(req->ca)) || !terminated(req->profile, sizeof(req->profile)) ||
         !terminated(req->requester, sizeof(req->requester)) || req->csr_len > CA_CSR_MAX) {
         sg_detail(resp->detail, "malformed issuance request");
@@ -84,4 +86,34 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
 out:
     ca_issued_free(got);
     return resp->err;
+}
+
+enum signet_err net_revoke_exec(struct ca_ctx *ctx, const struct net_issue_req *req,
+                                int (*may)(const char *profile, void *arg), void *may_arg,
+                                struct net_issue_resp *resp)
+{
+    struct ca_revoke_request rr = {0};
+    struct ca_revoked got = {0};
+
+    memset(resp, 0, offsetof(struct net_issue_resp, der));
+    if (!terminated(req->ca, sizeof(req->ca)) || !terminated(req->serial, sizeof(req->serial)) ||
+        !terminated(req->requester, sizeof(req->requester))) {
+        sg_detail(resp->detail, "malformed revocation request");
+        return resp->err = SIGNET_E_USAGE;
+    }
+    rr.ca = req->ca[0] ? req->ca : NULL;
+    rr.serial_hex = req->serial;
+    rr.reason = req->reason;
+    rr.invalidity_date = req->invalidity_date;
+    rr.requester = req->requester;
+    rr.may_revoke = may;
+    rr.may_arg = may_arg;
+    if ((resp->err = ca_revoke(ctx, &rr, &got, resp->detail)) != SIGNET_OK) {
+        resp->forbidden = resp->err == SIGNET_E_FORBIDDEN;
+        return resp->err;
+    }
+    memcpy(resp->ca, got.ca, sizeof(resp->ca));
+    memcpy(resp->serial, got.serial, sizeof(resp->serial));
+    resp->not_after = got.revoked_at;
+    return SIGNET_OK;
 }

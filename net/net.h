@@ -76,12 +76,21 @@ char *net_json_quote(const char *s, size_t len);
 #define NET_CERT_MAX      (32u * 1024u) /* bytes of an issued certificate's DER */
 
 /* One issuance request: plain data, no pointers, serialisable as is. */
+enum net_op {
+    NET_OP_ISSUE = 0,  /* csr under profile */
+    NET_OP_REVOKE = 1, /* serial with reason (and invalidity date); ca "" = wherever it is */
+};
+
 struct net_issue_req {
-    char ca[CA_NAME_MAX];              /* "" = the first CA that lists the profile */
-    char profile[CA_NAME_MAX];         /* profile name */
-    char requester[NET_REQUESTER_MAX]; /* "client:NAME", recorded and audited */
-    uint32_t csr_len;                  /* bytes used in csr */
-    unsigned char csr[CA_CSR_MAX];     /* PEM or DER */
+    char ca[CA_NAME_MAX];                  /* "" = the first CA that lists the profile */
+    char profile[CA_NAME_MAX];             /* profile name (issue) */
+    char requester[NET_REQUESTER_MAX];     /* "client:NAME", recorded and audited */
+    uint32_t op;                           /* enum net_op */
+    char serial[2 * STORE_SERIAL_MAX + 1]; /* revoke: hex serial */
+    int32_t reason;                        /* revoke: RFC 5280 CRLReason */
+    int64_t invalidity_date;               /* revoke: 0 = none */
+    uint32_t csr_len;                      /* bytes used in csr */
+    unsigned char csr[CA_CSR_MAX];         /* PEM or DER */
 };
 
 /* Its answer. On success err is SIGNET_OK and ca, serial, not_after and der are set. */
@@ -90,8 +99,8 @@ struct net_issue_resp {
     char detail[SIGNET_DETAIL_MAX];        /* why, when err is not SIGNET_OK */
     char ca[CA_NAME_MAX];                  /* the CA that issued */
     char serial[2 * STORE_SERIAL_MAX + 1]; /* lowercase hex */
-    int64_t not_after;
-    int forbidden; /* the ca process refused the client this profile: 403, not 400 */
+    int64_t not_after; /* issue: the certificate's notAfter; revoke: the revocation time */
+    int forbidden;     /* the ca process refused the client this profile: 403, not 400 */
     uint32_t der_len;
     unsigned char der[NET_CERT_MAX];
 };
@@ -103,6 +112,14 @@ struct net_issue_resp {
  */
 enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *req,
                                struct net_issue_resp *resp);
+/*
+ * Runs one revocation (req->op NET_OP_REVOKE) on ctx: ca_revoke of req->serial with its reason,
+ * the certificate's profile checked with may (NULL: not checked here). Always fills *resp:
+ * ca and serial of the revoked record, not_after = the revocation time. Returns resp->err.
+ */
+enum signet_err net_revoke_exec(struct ca_ctx *ctx, const struct net_issue_req *req,
+                                int (*may)(const char *profile, void *arg), void *may_arg,
+                                struct net_issue_resp *resp);
 
 /*
  * Byte encodings for the process boundary (length-checked, little-endian counts). encode writes
