@@ -303,6 +303,7 @@ static enum signet_err make_cas(const char *dir, char *detail)
     snprintf(s2, sizeof(s2), "%s/custodians/share-2.share", dir);
     snprintf(p2, sizeof(p2), "%s/custodians/share-2.pass", dir);
     ro.shares_dir = custody;
+    sg_no_core_dumps(); /* this process holds the root's credential for a moment */
     if (in == NULL || (rc = ca_ctx_open(conf, 0, &ctx, detail)) != SIGNET_OK ||
         (rc = ca_root_init(ctx, &ro, detail)) != SIGNET_OK)
         goto out;
