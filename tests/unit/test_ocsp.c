@@ -411,7 +411,7 @@ static char conf[128];
 
 static int demo_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "";
+    char detail[SIGNET_DETAIL_MAX] = "", cmd[512];
 
     (void)state;
     snprintf(dir, sizeof(dir), "/tmp/signet-ocsp.XXXXXX");
@@ -423,7 +423,9 @@ static int demo_setup(void **state)
         return -1;
     }
     snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    return 0;
+    snprintf(cmd, sizeof(cmd),
+             "sed -i '/^\\[ca.issuing-1\\]/a ocsp_nonce = yes\\nocsp_nonce_rate = 3' '%s'", conf);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int demo_teardown(void **state)
@@ -587,6 +589,87 @@ static void test_refresher_queue(void **state)
     free(csr);
 }
 
+/* Live nonce mode: the nonce is echoed, bad nonces and strangers refused, the rate enforced. */
+static void test_live_nonce(void **state)
+{
+    struct ca_ctx *ctx = NULL;
+    struct ca_issued *iss = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = make_csr("n.example.test");
+    struct ca_issue_request ireq = {(const unsigned char *)csr, strlen(csr), "issuing-1",
+                                    "tls-server", "unit"};
+    struct ca_ent *ca;
+    X509 *leaf;
+    const unsigned char *p;
+    int signed_n = 0, later = 0;
+
+    (void)state;
+    assert_int_equal(ca_ctx_open(conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
+    if (ca_issue(ctx, &ireq, &iss, detail) != SIGNET_OK)
+        fail_msg("issue: %s", detail);
+    ca = ca_ent_find(ctx, "issuing-1");
+    p = iss->der;
+    leaf = d2i_X509(NULL, &p, (long)iss->der_len);
+    for (int i = 0; i < 6; i++) {
+        size_t len, olen;
+        unsigned char *req = make_req(leaf, ca->cert, EVP_sha256(), 1, 16, &len), *out = NULL;
+        const unsigned char *q = req, *o;
+        OCSP_REQUEST *r = d2i_OCSP_REQUEST(NULL, &q, (long)len);
+        OCSP_RESPONSE *resp;
+        assert_int_equal(ca_ocsp_sign_live(ctx, req, len, &out, &olen, detail), SIGNET_OK);
+        o = out;
+        resp = d2i_OCSP_RESPONSE(NULL, &o, (long)olen);
+        assert_non_null(resp);
+        if (OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+            OCSP_BASICRESP *bs = OCSP_response_get1_basic(resp);
+            assert_int_equal(OCSP_check_nonce(r, bs), 1);
+            signed_n++;
+            OCSP_BASICRESP_free(bs);
+        } else {
+            assert_int_equal(OCSP_response_status(resp), OCSP_RESPONSE_STATUS_TRYLATER);
+            later++;
+        }
+        OCSP_RESPONSE_free(resp);
+        OCSP_REQUEST_free(r);
+        OPENSSL_free(req);
+        free(out);
+    }
+    assert_true(signed_n >= 3);
+    assert_true(later >= 1); /* 3 per second: six at once cannot all be signed */
+    {
+        size_t len, olen;
+        unsigned char *req = make_req(leaf, ca->cert, EVP_sha1(), 1, 40, &len), *out = NULL;
+        const unsigned char *o;
+        OCSP_RESPONSE *resp;
+        assert_int_equal(ca_ocsp_sign_live(ctx, req, len, &out, &olen, detail), SIGNET_OK);
+        o = out;
+        resp = d2i_OCSP_RESPONSE(NULL, &o, (long)olen);
+        assert_int_equal(OCSP_response_status(resp), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+        OCSP_RESPONSE_free(resp);
+        OPENSSL_free(req);
+        free(out);
+    }
+    {
+        size_t len, olen;
+        unsigned char *req = make_req(ca->cert, ca_ent_find(ctx, "root")->cert, EVP_sha1(), 1, 16,
+                                      &len),
+                      *out = NULL;
+        const unsigned char *o;
+        OCSP_RESPONSE *resp;
+        assert_int_equal(ca_ocsp_sign_live(ctx, req, len, &out, &olen, detail), SIGNET_OK);
+        o = out;
+        resp = d2i_OCSP_RESPONSE(NULL, &o, (long)olen);
+        assert_int_equal(OCSP_response_status(resp), OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+        OCSP_RESPONSE_free(resp);
+        OPENSSL_free(req);
+        free(out);
+    }
+    ca_ocsp_stop(ctx);
+    X509_free(leaf);
+    ca_issued_free(iss);
+    ca_ctx_free(ctx);
+    free(csr);
+}
+
 int main(void)
 {
     const struct CMUnitTest soft[] = {
@@ -598,6 +681,7 @@ int main(void)
     const struct CMUnitTest demo[] = {
         cmocka_unit_test(test_presign_demo),
         cmocka_unit_test(test_refresher_queue),
+        cmocka_unit_test(test_live_nonce),
     };
     int rc;
 
