@@ -154,30 +154,15 @@ static int has(char *const *list, const char *name)
     return 0;
 }
 
-/*
- * The client whose TLS certificate key hashes to spki, under srv->lock. The clients the ca
- * process sends do not carry SPKI hashes yet (net_client_msg's spki is not encoded): when none
- * of them has one, the name comes from the clients read from signet.conf at start and the
- * profiles from the client of that name in force.
- */
+/* The client whose TLS certificate key hashes to spki, under srv->lock; NULL when none. */
 static const struct net_client *by_spki(const struct net_server *srv, const unsigned char *spki)
 {
-    const struct net_clients *in_force = srv->clients, *boot = srv->boot_clients;
+    const struct net_clients *in_force = srv->clients;
     const struct net_client *match = NULL;
-    int any = 0;
 
-    for (size_t i = 0; i < in_force->n; i++) {
-        any |= in_force->v[i].has_spki;
+    for (size_t i = 0; i < in_force->n; i++)
         if (in_force->v[i].has_spki && CRYPTO_memcmp(spki, in_force->v[i].spki, 32) == 0)
             match = &in_force->v[i];
-    }
-    if (any || boot == NULL)
-        return match;
-    for (size_t i = 0; i < boot->n; i++)
-        if (boot->v[i].has_spki && CRYPTO_memcmp(spki, boot->v[i].spki, 32) == 0)
-            for (size_t k = 0; k < in_force->n; k++)
-                if (strcmp(in_force->v[k].name, boot->v[i].name) == 0)
-                    match = &in_force->v[k];
     return match;
 }
 

@@ -203,7 +203,9 @@ size_t net_client_msg_encode(const struct net_client_msg *m, unsigned char *out,
 
     if (!put_str(out, cap, &off, m->name, sizeof(m->name)) ||
         !put(out, cap, &off, m->hash, sizeof(m->hash)) ||
-        !put_str(out, cap, &off, m->profiles, sizeof(m->profiles)))
+        !put_str(out, cap, &off, m->profiles, sizeof(m->profiles)) ||
+        !put(out, cap, &off, (const unsigned char[]){m->has_spki ? 1 : 0}, 1) ||
+        !put(out, cap, &off, m->spki, sizeof(m->spki)))
         return 0;
     return off;
 }
@@ -218,5 +220,10 @@ int net_client_msg_decode(const unsigned char *in, size_t len, struct net_client
         return 0;
     memcpy(out->hash, in + off, sizeof(out->hash));
     off += sizeof(out->hash);
-    return get_str(in, len, &off, out->profiles, sizeof(out->profiles)) && off == len;
+    if (!get_str(in, len, &off, out->profiles, sizeof(out->profiles)) ||
+        len - off != 1 + sizeof(out->spki) || in[off] > 1)
+        return 0;
+    out->has_spki = in[off++];
+    memcpy(out->spki, in + off, sizeof(out->spki));
+    return 1;
 }

@@ -130,7 +130,6 @@ struct net_server {
      */
     struct ssl_ctx_st *tls;
     unsigned read_timeout_s, idle_timeout_s;
-    struct net_clients *boot_clients;
     struct net_conn *_Atomic *byfd;
     size_t nbyfd;
 };

@@ -168,6 +168,8 @@ enum signet_err net_clients_from_msgs(const struct net_client_msg *m, size_t n,
         struct net_client *cl = &c->v[i];
         memcpy(cl->name, m[i].name, sizeof(cl->name));
         memcpy(cl->hash, m[i].hash, sizeof(cl->hash));
+        memcpy(cl->spki, m[i].spki, sizeof(cl->spki));
+        cl->has_spki = m[i].has_spki;
         cl->profiles = m[i].profiles[0] != '\0' ? sg_split_list(m[i].profiles, NULL)
                                                 : calloc(1, sizeof(char *));
         if (cl->profiles == NULL)

@@ -307,6 +307,8 @@ int net_ca_conn_push_clients(struct net_ca_conn *c)
         memset(m, 0, sizeof(*m));
         memcpy(m->name, cl->name, sizeof(m->name));
         memcpy(m->hash, cl->hash, sizeof(m->hash));
+        memcpy(m->spki, cl->spki, sizeof(m->spki));
+        m->has_spki = cl->has_spki ? 1 : 0;
         /* only what the profile's clients rule allows now: the web side checks the list alone */
         for (size_t k = 0; cl->profiles[k] != NULL; k++) {
             size_t l = strlen(cl->profiles[k]);

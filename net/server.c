@@ -517,7 +517,6 @@ enum signet_err net_server_new(struct ca_ctx *ctx, const struct net_options *opt
         goto out;
     /* the TLS key is read here, before the web process drops privileges */
     if ((rc = net_clients_load(conf, &srv->clients, detail)) != SIGNET_OK ||
-        (rc = net_clients_load(conf, &srv->boot_clients, detail)) != SIGNET_OK ||
         (rc = net_tls_ctx_new(conf, &srv->tls, detail)) != SIGNET_OK)
         goto out;
     if ((srv->fd = bind_listen(opts->listen, 0, detail)) < 0) {
@@ -641,7 +640,6 @@ void net_server_free(struct net_server *srv)
     if (srv->fd >= 0)
         close(srv->fd);
     net_clients_free(srv->clients);
-    net_clients_free(srv->boot_clients);
     net_tls_ctx_free(srv->tls);
     free((void *)srv->byfd);
     pthread_rwlock_destroy(&srv->lock);

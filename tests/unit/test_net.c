@@ -361,12 +361,20 @@ static void test_client_msg_codec(void **state)
     strcpy(a->name, "demo");
     memset(a->hash, 0xab, sizeof(a->hash));
     strcpy(a->profiles, "tls-server,tls-client");
+    memset(a->spki, 0x5c, sizeof(a->spki));
+    a->has_spki = 1;
     n = net_client_msg_encode(a, buf, sizeof(*a) + 16);
     assert_true(n > 0);
     assert_int_equal(net_client_msg_decode(buf, n, b), 1);
     assert_string_equal(b->name, "demo");
     assert_memory_equal(b->hash, a->hash, sizeof(a->hash));
     assert_string_equal(b->profiles, "tls-server,tls-client");
+    /* the TLS client certificate's SPKI hash crosses to the web process */
+    assert_int_equal(b->has_spki, 1);
+    assert_memory_equal(b->spki, a->spki, sizeof(a->spki));
+    buf[n - 33] = 2; /* has_spki is 0 or 1 */
+    assert_int_equal(net_client_msg_decode(buf, n, b), 0);
+    buf[n - 33] = 1;
     for (size_t k = 0; k < n; k++)
         assert_int_equal(net_client_msg_decode(buf, k, b), 0);
     buf[n] = 'x';
