@@ -8,7 +8,7 @@
 # (base64 URL); openssl by bench_ocsp_client, which reconnects for every request. Every answer is
 # checked to be HTTP 200 with a successful OCSPResponse. Prints responses/s and p50/p99 latency
 # per server and method and ends with SPEC.md's RESULT line: signet and peer (cfssl) are their
-# POST rates (Debian's cfssl 1.2 answers every GET with 400), ratio = signet / peer.
+# POST rates (Debian's cfssl 1.2 answers no GET), ratio = signet / peer.
 #
 # Builds nothing: uses signet, signetd and bench/bench_ocsp_client from $SIGNET_BUILD or build/.
 # Needs signetd's ca process to run the OCSP refresher (docs/ocsp.md, "Wiring"). Settings:
@@ -130,7 +130,8 @@ run_wrk signet-POST "$sp" POST /ocsp "$W/s.req"
 run_wrk cfssl-POST "$cp_" POST / "$W/p.req"
 run_wrk signet-GET "$sp" GET "/ocsp/$(b64url "$W/s.req")" /dev/null
 # Debian's cfssl 1.2 ocspserve cannot answer GET (it base64-decodes the path with its leading
-# "/" and reads "+" as a space: HTTP 400 for every request); tried once, reported, not timed.
+# "/" and reads "+" as a space; Go's mux redirects escaped slashes: 400 or 301 for every request);
+# tried once, reported, not timed.
 cst=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$cp_/$(b64url "$W/p.req")")
 printf '%-14s %10s (HTTP %s: this cfssl does not serve GET)\n' cfssl-GET - "$cst"
 record openssl-POST "$("$build/bench/bench_ocsp_client" 127.0.0.1 "$op" "$W/p.req" "$oconns" "$seconds" | grep '^WRKSTAT')"
