@@ -28,7 +28,12 @@ static const char usage_text[] =
     "  revoke --ca N --serial HEX --reason REASON [--invalidity-date ISO8601]\n"
     "  crl generate --ca N\n"
     "  request list [--ca N] [--status pending|approved|rejected]\n"
-    "  request show --id ID | approve --id ID [--out F] | reject --id ID --reason TEXT\n";
+    "  request show --id ID | approve --id ID [--out F] | reject --id ID --reason TEXT\n"
+    "  root init --name N --token T --subject DN --type TYPE --days D --quorum M/N --shares-dir "
+    "DIR\n"
+    "  ceremony run FILE --dry-run [--plan-out PLAN]\n"
+    "  ceremony run FILE --share F[:PASSFILE] ... [--plan PLAN]\n"
+    "  audit verify\n";
 
 static int usage(const char *why)
 {
