@@ -316,18 +316,23 @@ static void on_revoked(struct ca_ctx *ctx, const char *ca, const char *serial_he
 /*
  * The ca process's background work: the CRL scheduler (debounced CRLs after revocations,
  * re-signing before nextUpdate) and the OCSP refresher (responder certificates, pre-signed
- * responses). A failure to start either is logged; issuance still runs without them.
+ * responses). Either failing to start (a bad crl_* or ocsp_* setting) stops signetd: a CA that
+ * silently publishes no CRL or OCSP is worse than one that does not start. 1 = running.
  */
-static void start_background(struct daemon *d)
+static int start_background(struct daemon *d)
 {
     char detail[SIGNET_DETAIL_MAX] = "";
 
     ca_revoke_set_hook(on_revoked, NULL);
-    if (ca_crl_scheduler_start(d->ca, detail) != SIGNET_OK)
-        sg_log(SG_LOG_ERR, "CRL scheduler not running: %s", detail);
-    detail[0] = '\0';
-    if (ca_ocsp_start(d->ca, detail) != SIGNET_OK)
-        sg_log(SG_LOG_ERR, "OCSP refresher not running: %s", detail);
+    if (ca_crl_scheduler_start(d->ca, detail) != SIGNET_OK) {
+        sg_log(SG_LOG_ERR, "cannot start: CRL scheduler: %s", detail);
+        return 0;
+    }
+    if (ca_ocsp_start(d->ca, detail) != SIGNET_OK) {
+        sg_log(SG_LOG_ERR, "cannot start: OCSP refresher: %s", detail);
+        return 0;
+    }
+    return 1;
 }
 
 /*
@@ -357,7 +362,8 @@ static void run(struct daemon *d)
         sg_log(SG_LOG_ERR, "cannot start: %s", detail);
         goto out;
     }
-    start_background(d);
+    if (!start_background(d))
+        goto out;
     if ((workers = signetd_daemon_num(ca_ctx_conf(d->ca), "workers", NET_WORKERS_MAX)) < 0)
         goto out;
     /* issuing threads: HTTP workers no longer wait for an issuance, so the requests in flight

@@ -178,6 +178,8 @@ void net_h_revoke(struct net_worker *w, struct evhttp_request *req, const char *
 void net_h_crl(struct net_worker *w, struct evhttp_request *req, const char *rest);
 /* POST /ocsp and GET /ocsp/{base64}; rest is "" or "/..." after "/ocsp" (ocsp.c). */
 void net_h_ocsp(struct net_worker *w, struct evhttp_request *req, const char *rest);
+/* The web side's OCSP answer counters, in Prometheus text (ocsp.c). */
+void net_ocsp_render(struct evbuffer *buf);
 
 /*
  * Checks the request's credential and, when profile is not NULL, that the client may use it.

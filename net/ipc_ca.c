@@ -186,7 +186,8 @@ static void do_text(struct net_ca_conn *c, const struct job *j)
     if (out == NULL)
         return;
     if (j->type == NET_MSG_HEALTH) {
-        rc = ca_health(c->ca->ctx, detail);
+        if ((rc = ca_health(c->ca->ctx, detail)) == SIGNET_OK)
+            rc = ca_ocsp_health(c->ca->ctx, detail); /* a refresher that fell behind */
     } else if ((eb = evbuffer_new()) != NULL) {
         net_metrics_render_ca(c->ca->ctx, eb);
         if (evbuffer_get_length(eb) > NET_TEXT_MAX || evbuffer_add(eb, "", 1) != 0)

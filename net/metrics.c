@@ -132,9 +132,6 @@ static void render_tokens(struct ca_ctx *ca, struct evbuffer *buf)
 
 /* ---- OCSP (ocsp.c; ca/ocsp.c) ---- */
 
-/* The web side's OCSP answer counters, defined in ocsp.c. */
-void net_ocsp_render(struct evbuffer *buf);
-
 /* The refresher's figures: a refresher that falls behind shows here and in /healthz. */
 static void render_ocsp_ca(struct ca_ctx *ca, struct evbuffer *buf)
 {
