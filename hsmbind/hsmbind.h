@@ -189,4 +189,75 @@ enum signet_err hsm_module_slots(const char *module, const char *init_reserved,
 enum signet_err hsm_token_objects(struct hsm_token *tok, struct hsm_object_info **out,
                                   size_t *out_n, char *detail);
 
+/* ---- wrapping: backup and migration (wrap.c) ---- */
+
+/*
+ * What SoftHSM 2.6 allows (FACTS.md): CKM_AES_KEY_WRAP_PAD wraps extractable EC and RSA private
+ * keys, never Ed25519 (CKR_KEY_NOT_WRAPPABLE) nor non-extractable ones; a key made with
+ * HSM_KEYGEN_BACKUP (CKA_WRAP_WITH_TRUSTED) is wrapped only by a key with CKA_TRUSTED, which only
+ * the Security Officer can set, on a public object. RSA OAEP wrapping takes SHA-1 / MGF1-SHA-1
+ * only. Every call runs through hsm_token_run (retries, recovery, breaker).
+ */
+enum hsm_wrapkey_flag {
+    HSM_WRAPKEY_TRUSTED = 1,    /* CKA_TRUSTED: made in an SO login, a public token object */
+    HSM_WRAPKEY_EXTRACTABLE = 2 /* may itself be wrapped (for transport to another token) */
+};
+
+/*
+ * Generates an AES-256 token key labelled label with CKA_WRAP and CKA_UNWRAP (no encrypt or
+ * decrypt), sensitive, not extractable unless HSM_WRAPKEY_EXTRACTABLE. HSM_WRAPKEY_TRUSTED
+ * needs so_pin and a token opened WITHOUT the user PIN (hsm_token_open(cfg, NULL, ...)): the SO
+ * logs in on a session of the pool, generates and logs out. Without it the key is a private
+ * object made in the user's login. Errors: SIGNET_E_EXISTS (label used by a secret key),
+ * SIGNET_E_USAGE, SIGNET_E_PIN-like HSM errors (a wrong SO PIN gives SIGNET_E_PIN), SIGNET_E_HSM
+ * (the user is logged in: the SO cannot log in).
+ */
+enum signet_err hsm_wrapkey_generate(struct hsm_token *tok, const char *label, unsigned flags,
+                                     const struct secret *so_pin, char *detail);
+
+/* Destroys every secret, private and public key object labelled label; *out_n (may be NULL). */
+enum signet_err hsm_object_destroy(struct hsm_token *tok, const char *label, unsigned *out_n,
+                                   char *detail);
+
+/*
+ * Wraps key's private half under the AES key labelled kek_label on the same token with
+ * CKM_AES_KEY_WRAP_PAD. *out (malloc, caller frees; at most 16384 bytes) is ciphertext only.
+ * Errors: SIGNET_E_FORBIDDEN with a detail that says why and what to do (not extractable:
+ * re-key and cross-sign; CKA_WRAP_WITH_TRUSTED and an untrusted KEK; Ed25519 on SoftHSM),
+ * SIGNET_E_NOTFOUND (no such KEK), SIGNET_E_HSM*.
+ */
+enum signet_err hsm_wrap(struct hsm_key *key, const char *kek_label, unsigned char **out,
+                         size_t *out_len, char *detail);
+
+/*
+ * Unwraps blob (from hsm_wrap) under the AES key kek_label into tok as a private key labelled
+ * label: token, private, sensitive, CKA_SIGN, a fresh random CKA_ID; extractable only under a
+ * trusted key when flags has HSM_KEYGEN_BACKUP, else never. Creates the matching public-key
+ * object from pub (SoftHSM creates none on unwrap), then signs a random digest with the new key
+ * and verifies it with pub before returning it in *out (hsm_key_free). A label already used by a
+ * private or public key is refused before anything is written (SIGNET_E_EXISTS).
+ */
+enum signet_err hsm_unwrap(struct hsm_token *tok, const char *kek_label, const unsigned char *blob,
+                           size_t len, const EVP_PKEY *pub, const char *label, unsigned flags,
+                           struct hsm_key **out, char *detail);
+
+/*
+ * Transport of an AES key between tokens (or modules) with no clear key in memory:
+ * 1. hsm_transport_keypair(dst, T, &pub): an RSA-3072 pair labelled T on the destination, the
+ *    private half unwrap-only, not extractable; pub is its public key (EVP_PKEY_free).
+ * 2. hsm_wrapkey_export(src, K, pub, &blob, &len): the extractable AES key K of the source
+ *    wrapped with RSA-OAEP under pub (a session copy of pub, destroyed at once).
+ * 3. hsm_wrapkey_import(dst, T, blob, len, K2): K unwrapped as K2 (token, private, sensitive,
+ *    not extractable, wrap/unwrap) on the destination.
+ * Then hsm_object_destroy both T and the AES keys when done.
+ */
+enum signet_err hsm_transport_keypair(struct hsm_token *dst, const char *label, EVP_PKEY **out,
+                                      char *detail);
+enum signet_err hsm_wrapkey_export(struct hsm_token *src, const char *kek_label,
+                                   const EVP_PKEY *transport_pub, unsigned char **out,
+                                   size_t *out_len, char *detail);
+enum signet_err hsm_wrapkey_import(struct hsm_token *dst, const char *transport_label,
+                                   const unsigned char *blob, size_t len, const char *kek_label,
+                                   char *detail);
+
 #endif
