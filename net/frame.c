@@ -117,7 +117,7 @@ int net_issue_req_decode(const unsigned char *in, size_t len, struct net_issue_r
     if (!get_str(in, len, &off, out->ca, sizeof(out->ca)) ||
         !get_str(in, len, &off, out->profile, sizeof(out->profile)) ||
         !get_str(in, len, &off, out->requester, sizeof(out->requester)) ||
-        !get_u32(in, len, &off, &out->op) || out->op > NET_OP_REVOKE ||
+        !get_u32(in, len, &off, &out->op) || out->op > NET_OP_OCSP_LIVE ||
         !get_str(in, len, &off, out->serial, sizeof(out->serial)) ||
         !get_u32(in, len, &off, &reason) || reason > 10 || !get_u32(in, len, &off, &lo) ||
         !get_u32(in, len, &off, &hi) || !get_u32(in, len, &off, &n) || n > CA_CSR_MAX ||

@@ -154,6 +154,8 @@ static void do_issue(struct net_ca_conn *c, const struct job *j)
     if (!net_issue_req_decode(j->payload, j->len, req)) {
         resp->err = SIGNET_E_USAGE;
         sg_detail(resp->detail, "malformed issuance request");
+    } else if (req->op == NET_OP_OCSP_LIVE) {
+        net_issue_exec(c->ca->ctx, req, resp); /* public: no client, rate-limited per CA */
     } else if (req->op == NET_OP_REVOKE) {
         struct may_arg ma = {c->ca, req->requester};
         net_revoke_exec(c->ca->ctx, req, may_revoke, &ma, resp);

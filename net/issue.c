@@ -34,6 +34,25 @@ static enum signet_err default_ca(struct ca_ctx *ctx, const char *profile, char 
     return SIGNET_OK;
 }
 
+/* A live OCSP signature (ca_ocsp_sign_live: rate-limited, nonce echoed) into resp->der. */
+static enum signet_err ocsp_live_exec(struct ca_ctx *ctx, const struct net_issue_req *req,
+                                      struct net_issue_resp *resp)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+
+    resp->err = ca_ocsp_sign_live(ctx, req->csr, req->csr_len, &der, &len, resp->detail);
+    if (resp->err == SIGNET_OK && len > sizeof(resp->der)) {
+        sg_detail(resp->detail, "a live OCSP response of %zu bytes does not fit", len);
+        resp->err = SIGNET_E_INTERNAL;
+    } else if (resp->err == SIGNET_OK) {
+        memcpy(resp->der, der, len);
+        resp->der_len = (uint32_t)len;
+    }
+    free(der);
+    return resp->err;
+}
+
 /* 1 when s is NUL-terminated within cap bytes. */
 static int terminated(const char *s, size_t cap)
 {
@@ -51,6 +70,8 @@ enum signet_err net_issue_exec(struct ca_ctx *ctx, const struct net_issue_req *r
     memset(resp, 0, offsetof(struct net_issue_resp, der));
     if (req->op == NET_OP_REVOKE)
         return net_revoke_exec(ctx, req, NULL, NULL, resp);
+    if (req->op == NET_OP_OCSP_LIVE)
+        return ocsp_live_exec(ctx, req, resp);
     if (!terminated(req->ca, sizeof(req->ca)) || !terminated(req->profile, sizeof(req->profile)) ||
         !terminated(req->requester, sizeof(req->requester)) || req->csr_len > CA_CSR_MAX) {
         sg_detail(resp->detail, "malformed issuance request");

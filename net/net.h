@@ -77,8 +77,9 @@ char *net_json_quote(const char *s, size_t len);
 
 /* One issuance request: plain data, no pointers, serialisable as is. */
 enum net_op {
-    NET_OP_ISSUE = 0,  /* csr under profile */
-    NET_OP_REVOKE = 1, /* serial with reason (and invalidity date); ca "" = wherever it is */
+    NET_OP_ISSUE = 0,     /* csr under profile */
+    NET_OP_REVOKE = 1,    /* serial with reason (and invalidity date); ca "" = wherever it is */
+    NET_OP_OCSP_LIVE = 2, /* csr holds an OCSP request with a nonce; der gets the response */
 };
 
 struct net_issue_req {

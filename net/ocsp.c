@@ -28,6 +28,7 @@
 struct issuer {
     uint32_t store_id;
     int served; /* has a responder certificate */
+    int nonce;  /* [ca.NAME] ocsp_nonce = yes: requests with a nonce are signed live */
     unsigned char name[STORE_OCSP_NHASH][OCSP_HASH_MAX];
     unsigned char key[STORE_OCSP_NHASH][OCSP_HASH_MAX];
 };
@@ -89,6 +90,9 @@ static void cache_build(struct ca_ctx *ca)
         snprintf(meta, sizeof(meta), "ocsp.responder.%s", cas[i].name);
         rc = store_meta_get(ca_ctx_store(ca), meta, &one, sizeof(one), &len, NULL);
         tmp[n].served = rc == SIGNET_OK || rc == SIGNET_E_USAGE;
+        snprintf(meta, sizeof(meta), "ca.%s", cas[i].name);
+        tmp[n].nonce = sg_conf_get(ca_ctx_conf(ca), meta, "ocsp_nonce") != NULL &&
+                       strcmp(sg_conf_get(ca_ctx_conf(ca), meta, "ocsp_nonce"), "yes") == 0;
         if (issuer_fill(pem, &tmp[n]))
             n++;
         free(pem);
@@ -101,8 +105,11 @@ static void cache_build(struct ca_ctx *ca)
     pthread_rwlock_unlock(&cache_lock);
 }
 
-/* The store id of the served CA matching the CertID; 0 when none (unauthorized). */
-static uint32_t issuer_find(struct ca_ctx *ca, const struct ocsp_certid *id)
+/*
+ * The store id of the served CA matching the CertID; 0 when none (unauthorized). *nonce (may
+ * be NULL) receives whether that CA signs nonce requests live.
+ */
+static uint32_t issuer_find(struct ca_ctx *ca, const struct ocsp_certid *id, int *nonce)
 {
     uint32_t found = 0;
     uint64_t at;
@@ -113,10 +120,14 @@ static uint32_t issuer_find(struct ca_ctx *ca, const struct ocsp_certid *id)
     if (at == 0 || sg_mono_ms() - at > CACHE_TTL_MS)
         cache_build(ca);
     pthread_rwlock_rdlock(&cache_lock);
-    for (size_t i = 0; i < cache_n && found == 0; i++)
-        if (cache[i].served && memcmp(cache[i].name[id->hash], id->name_hash, id->hash_len) == 0 &&
-            memcmp(cache[i].key[id->hash], id->key_hash, id->hash_len) == 0)
-            found = cache[i].store_id;
+    for (size_t i = 0; i < cache_n && found == 0; i++) {
+        if (!cache[i].served || memcmp(cache[i].name[id->hash], id->name_hash, id->hash_len) != 0 ||
+            memcmp(cache[i].key[id->hash], id->key_hash, id->hash_len) != 0)
+            continue;
+        found = cache[i].store_id;
+        if (nonce != NULL)
+            *nonce = cache[i].nonce;
+    }
     pthread_rwlock_unlock(&cache_lock);
     return found;
 }
@@ -190,7 +201,7 @@ static void answer(struct net_worker *w, struct evhttp_request *req, const struc
 {
     struct ca_ctx *ca = w->srv->ca;
     const struct ocsp_certid *id = &q->id[0];
-    uint32_t ca_id = issuer_find(ca, id);
+    uint32_t ca_id = issuer_find(ca, id, NULL);
     unsigned char *buf;
     size_t len = 0;
     int64_t tu = 0, nu = 0, now = sg_now();
@@ -223,6 +234,49 @@ static void answer(struct net_worker *w, struct evhttp_request *req, const struc
     free(buf);
 }
 
+/* The end of a live signature (worker thread): the ca process's answer, never cached. */
+static void live_done(struct net_worker *w, struct evhttp_request *req,
+                      const struct net_issue_req *r, const struct net_issue_resp *resp,
+                      uint64_t usec)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *body;
+
+    (void)r, (void)usec;
+    if (resp->err != SIGNET_OK || resp->der_len == 0 || (body = evbuffer_new()) == NULL)
+        return send_error(w, req, OCSP_RS_TRYLATER, ANS_TRYLATER);
+    evbuffer_add(body, resp->der, resp->der_len);
+    evhttp_add_header(h, "Content-Type", OCSP_CT);
+    evhttp_add_header(h, "Cache-Control", "no-cache, no-store"); /* it echoes one nonce */
+    net_send(w, req, 200, "OK", body);
+    evbuffer_free(body);
+}
+
+/*
+ * A request with a nonce to a CA in live nonce mode goes to the ca process, which signs it
+ * (rate-limited: tryLater beyond the rate). 1 = handed over; 0 = serve it pre-signed.
+ */
+static int live(struct net_worker *w, struct evhttp_request *req, const struct ocsp_request *q,
+                const unsigned char *der, size_t len)
+{
+    struct net_issue_req *r;
+    int nonce = 0;
+
+    if (q->nonce_state == OCSP_NONCE_NONE || issuer_find(w->srv->ca, &q->id[0], &nonce) == 0 ||
+        !nonce)
+        return 0;
+    if (q->nonce_state == OCSP_NONCE_BAD) /* RFC 9654: 1 to 32 octets */
+        return send_error(w, req, OCSP_RS_MALFORMED, ANS_MALFORMED), 1;
+    if (len > CA_CSR_MAX || (r = calloc(1, sizeof(*r))) == NULL)
+        return send_error(w, req, OCSP_RS_INTERNAL, ANS_TRYLATER), 1;
+    r->op = NET_OP_OCSP_LIVE;
+    snprintf(r->requester, sizeof(r->requester), "ocsp");
+    memcpy(r->csr, der, len);
+    r->csr_len = (uint32_t)len;
+    net_issue_start(w, req, r, live_done); /* takes r */
+    return 1;
+}
+
 /* Parses and answers request bytes. */
 static void handle(struct net_worker *w, struct evhttp_request *req, const unsigned char *der,
                    size_t len)
@@ -231,6 +285,8 @@ static void handle(struct net_worker *w, struct evhttp_request *req, const unsig
 
     if (ocsp_request_parse(der, len, OCSP_LIST_DEFAULT, &q, NULL) != OCSP_RS_SUCCESSFUL)
         return send_error(w, req, OCSP_RS_MALFORMED, ANS_MALFORMED);
+    if (live(w, req, &q, der, len))
+        return;
     answer(w, req, &q);
 }
 
