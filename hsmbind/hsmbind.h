@@ -260,4 +260,25 @@ enum signet_err hsm_wrapkey_import(struct hsm_token *dst, const char *transport_
                                    const unsigned char *blob, size_t len, const char *kek_label,
                                    char *detail);
 
+/* ---- credential rotation (pin.c) ---- */
+
+/*
+ * C_SetPIN: changes the user PIN of tok from old_pin to new_pin (4 to 256 characters, not the
+ * same). A wrong old PIN gives SIGNET_E_PIN with a detail saying so and changes nothing; it
+ * never marks the token's kept credential as refused. On success a token opened with a
+ * credential keeps new_pin (a copy) for its next login. Sessions stay logged in.
+ */
+enum signet_err hsm_token_change_pin(struct hsm_token *tok, const struct secret *old_pin,
+                                     const struct secret *new_pin, char *detail);
+
+/*
+ * Replaces the credential tok keeps for unattended re-login (takes ownership of pin on every
+ * path). No session is closed and no login is made now: sessions logged in stay valid, and the
+ * next re-login (after an outage) uses pin. When the token had refused its old credential (the
+ * PIN was changed elsewhere and an outage forced a login), the refusal is forgotten and the next
+ * call recovers with pin at once. Waits for a recovery in progress. SIGNET_E_USAGE when tok was
+ * opened without a credential.
+ */
+enum signet_err hsm_token_set_credential(struct hsm_token *tok, struct secret *pin, char *detail);
+
 #endif

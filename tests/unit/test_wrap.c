@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../hsmbind/internal.h"
 #include "common.h"
 #include "hsmbind.h"
 #include "tokenfix.h"
@@ -268,12 +269,85 @@ static void test_transport(void **state)
     EVP_PKEY_free(tpub);
 }
 
+/* Signs a digest with key; the result of hsm_sign. */
+static enum signet_err sign_once(struct hsm_key *key)
+{
+    unsigned char dg[32] = {1}, sig[HSM_SIG_MAX];
+    size_t siglen = sizeof(sig);
+    char detail[SIGNET_DETAIL_MAX] = "";
+
+    return hsm_sign(key, EVP_sha256(), dg, sizeof(dg), sig, &siglen, detail);
+}
+
+/* Changes the user PIN behind the token's back (as `signet hsm change-pin` in another process). */
+static void setpin_raw(struct hsm_token *tok, const char *old_pin, const char *new_pin)
+{
+    CK_SESSION_HANDLE h;
+
+    assert_int_equal(
+        tok->mod->fn->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h),
+        CKR_OK);
+    assert_int_equal(tok->mod->fn->C_SetPIN(h, (CK_UTF8CHAR_PTR)old_pin, strlen(old_pin),
+                                            (CK_UTF8CHAR_PTR)new_pin, strlen(new_pin)),
+                     CKR_OK);
+    tok->mod->fn->C_CloseSession(h);
+}
+
+/* An outage: every session of the application is closed (and the login with them). */
+static void outage(struct hsm_token *tok)
+{
+    assert_int_equal(tok->mod->fn->C_CloseAllSessions(tok->slot), CKR_OK);
+}
+
+static void test_change_pin(void **state)
+{
+    struct hsm_key *k = NULL;
+    struct secret *wrong = pin_of("0000"), *cur = pin_of(TOKENFIX_PIN), *next = pin_of("24680");
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    assert_int_equal(hsm_keygen(tb, "pin-key", HSM_KEY_EC_P256, 0, &k, detail), SIGNET_OK);
+    /* a wrong old PIN: clear error, nothing changed, the token still works */
+    assert_int_equal(hsm_token_change_pin(tb, wrong, next, detail), SIGNET_E_PIN);
+    assert_non_null(strstr(detail, "old PIN is wrong"));
+    assert_null(strstr(detail, "24680"));
+    assert_int_equal(hsm_token_breaker(tb), HSM_BREAKER_CLOSED);
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    outage(tb); /* the old PIN still logs in: it was not changed */
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    assert_int_equal(hsm_token_change_pin(tb, cur, cur, detail), SIGNET_E_USAGE);
+    /* the change: sessions stay valid, and a re-login after an outage uses the new PIN */
+    assert_int_equal(hsm_token_change_pin(tb, cur, next, detail), SIGNET_OK);
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    outage(tb);
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    /* changed elsewhere, credential given before the outage: no call fails */
+    setpin_raw(tb, "24680", "13579");
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    assert_int_equal(hsm_token_set_credential(tb, pin_of("13579"), detail), SIGNET_OK);
+    outage(tb);
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    /* changed elsewhere and an outage first: refused, then the new credential recovers it */
+    setpin_raw(tb, "13579", TOKENFIX_PIN);
+    outage(tb);
+    assert_int_equal(sign_once(k), SIGNET_E_PIN);
+    assert_int_equal(sign_once(k), SIGNET_E_PIN); /* never tried again by itself */
+    assert_int_equal(hsm_token_set_credential(tb, pin_of(TOKENFIX_PIN), detail), SIGNET_OK);
+    assert_int_equal(sign_once(k), SIGNET_OK);
+    assert_int_equal(hsm_token_breaker(tb), HSM_BREAKER_CLOSED);
+    secret_free(wrong);
+    secret_free(cur);
+    secret_free(next);
+    hsm_key_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrap_trusted_only),
         cmocka_unit_test(test_wrap_refusals),
         cmocka_unit_test(test_transport),
+        cmocka_unit_test(test_change_pin),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
