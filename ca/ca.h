@@ -485,4 +485,47 @@ enum signet_err ca_crl_scheduler_start(struct ca_ctx *ctx, char *detail);
 /* Stops and joins the scheduler thread (a generation in progress finishes first). NULL-safe. */
 void ca_crl_scheduler_stop(struct ca_ctx *ctx);
 
+/* ---- online token unlocked by shares; CA-set reload (unlock.c, ctx.c) ---- */
+
+/*
+ * Splits the credential of an online token into n sealed shares, m of which rebuild it
+ * (docs/custody.md, "The online token's credential in shares"). The PIN comes from the token's
+ * configured source ("prompt" when it is already pin = shares) and is checked by one login
+ * first. Share I goes to shares_dir/share-I.share (0600); its passphrase comes from
+ * pass_dir/share-I.pass (0600) or the terminal. Refuses a pin = quorum token.
+ */
+enum signet_err ca_unlock_split(struct ca_ctx *ctx, const char *token, unsigned m, unsigned n,
+                                const char *shares_dir, const char *pass_dir, char *detail);
+
+/* 1 when some [token.*] says pin = shares (its credential is given at start as shares). */
+int ca_unlock_needed(struct ca_ctx *ctx);
+
+/*
+ * Rebuilds the credential of every pin = shares token from the share files (each share is
+ * matched to its token by the identity in its header; a share of no such token is refused by
+ * name) and logs in to the token once with it. The credential then lives only in the token's
+ * locked buffer, which hsmbind uses to log in again after an outage. A token left without
+ * enough shares is refused before any login. out_report (may be NULL) gets "TOKEN: 1,3; ...".
+ */
+enum signet_err ca_unlock_with_shares(struct ca_ctx *ctx, const struct ca_share_src *src, size_t n,
+                                      char *out_report, size_t cap, char *detail);
+
+/* Logs in to the online tokens (what CA_OPEN_LOGIN_ONLINE does) after ca_unlock_with_shares. */
+enum signet_err ca_ctx_login_online(struct ca_ctx *ctx, char *detail);
+
+#define CA_CAS_CAP 256 /* CAs one context holds, reloads included */
+
+/*
+ * Reads signet.conf again and takes in what is new about the CA set: a [ca.NAME] section that
+ * was not there, and a configured CA whose certificate has appeared since (signet ca
+ * import-cert). A CA removed or changed (key, cert, parent, profiles, crl_url, ocsp_url) is
+ * refused with SIGNET_E_CONFIG naming it, and nothing is taken. Issuances in flight finish
+ * first (the policy lock); the CA entries of a context never move, so pointers held elsewhere
+ * stay valid. before(arg), when given, runs just before anything changes (signetd stops its CRL
+ * scheduler and OCSP refresher there). out_report (may be NULL) says what changed ("" when
+ * nothing); *out_changed counts the CAs added or completed.
+ */
+enum signet_err ca_reload_cas(struct ca_ctx *ctx, void (*before)(void *), void *arg,
+                              char *out_report, size_t cap, size_t *out_changed, char *detail);
+
 #endif

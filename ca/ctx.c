@@ -125,30 +125,30 @@ static int profiles_present(const struct ca_ctx *ctx, const struct ca_ent *ca,
     return 1;
 }
 
-/* Reads one [ca.NAME] section into ca. */
-static enum signet_err load_ca(struct ca_ctx *ctx, const char *name, struct ca_ent *ca,
-                               char *detail)
+/* Reads one [ca.NAME] section of conf into ca; its profiles must be in set. */
+static enum signet_err load_ca(struct ca_ctx *ctx, const struct sg_conf *conf, const char *name,
+                               struct ca_ent *ca, const struct policy_set *set, char *detail)
 {
     char sec[128], label[64];
     const char *key, *cert;
 
     snprintf(sec, sizeof(sec), "ca.%s", name);
-    key = sg_conf_get(ctx->conf, sec, "key");
-    cert = sg_conf_get(ctx->conf, sec, "cert");
+    key = sg_conf_get(conf, sec, "key");
+    cert = sg_conf_get(conf, sec, "cert");
     ca->token = -1;
     if ((ca->name = strdup(name)) == NULL)
         return SIGNET_E_NOMEM;
     if (key == NULL || cert == NULL || strlen(name) >= CA_NAME_MAX) {
         sg_detail(detail, "%s: [%s] needs key = pkcs11:URI and cert = PATH (names under %d chars)",
-                  sg_conf_file(ctx->conf), sec, CA_NAME_MAX);
+                  sg_conf_file(conf), sec, CA_NAME_MAX);
         return SIGNET_E_CONFIG;
     }
     ca->key_uri = strdup(key);
-    ca->cert_path = sg_conf_path(ctx->conf, cert);
-    ca->parent = strdup(def(sg_conf_get(ctx->conf, sec, "parent"), ""));
-    ca->profiles = strdup(def(sg_conf_get(ctx->conf, sec, "profiles"), ""));
-    ca->crl_url = dup_or_null(sg_conf_get(ctx->conf, sec, "crl_url"));
-    ca->ocsp_url = dup_or_null(sg_conf_get(ctx->conf, sec, "ocsp_url"));
+    ca->cert_path = sg_conf_path(conf, cert);
+    ca->parent = strdup(def(sg_conf_get(conf, sec, "parent"), ""));
+    ca->profiles = strdup(def(sg_conf_get(conf, sec, "profiles"), ""));
+    ca->crl_url = dup_or_null(sg_conf_get(conf, sec, "crl_url"));
+    ca->ocsp_url = dup_or_null(sg_conf_get(conf, sec, "ocsp_url"));
     if (!ca->key_uri || !ca->cert_path || !ca->parent || !ca->profiles ||
         (ca->profile_list = sg_split_list(ca->profiles, NULL)) == NULL)
         return SIGNET_E_NOMEM;
@@ -159,33 +159,42 @@ static enum signet_err load_ca(struct ca_ctx *ctx, const char *name, struct ca_e
     if (access(ca->cert_path, F_OK) == 0 &&
         (ca->cert = ca_load_cert_file(ca->cert_path, detail)) == NULL)
         return SIGNET_E_CONFIG;
-    return profiles_present(ctx, ca, ctx->policies, detail) ? SIGNET_OK : SIGNET_E_CONFIG;
+    return profiles_present(ctx, ca, set, detail) ? SIGNET_OK : SIGNET_E_CONFIG;
 }
 
-/* Joins each configured CA with its store record (creating it when the store is writable). */
+/*
+ * Joins a configured CA with its store record (creating it when the store is writable). The
+ * record's certificate is taken when the CA has none from its file.
+ */
+static enum signet_err join_one(struct ca_ctx *ctx, struct ca_ent *ca, char *detail)
+{
+    struct store_ca *rec = NULL;
+    enum signet_err rc = store_ca_get(ctx->st, ca->name, &rec, detail);
+
+    if (rc == SIGNET_OK) {
+        ca->store_id = rec->id;
+        if (ca->cert == NULL && rec->cert_der != NULL) {
+            const unsigned char *p = rec->cert_der;
+            ca->cert = d2i_X509(NULL, &p, (long)rec->cert_len);
+        }
+        store_ca_free(rec);
+        return SIGNET_OK;
+    }
+    if (rc != SIGNET_E_NOTFOUND)
+        return rc;
+    if (ca->cert != NULL && !(ctx->flags & CA_OPEN_READ_ONLY))
+        return ca_store_ca(ctx, ca, detail);
+    return SIGNET_OK;
+}
+
+/* Joins each configured CA with its store record. */
 static enum signet_err join_store(struct ca_ctx *ctx, char *detail)
 {
     enum signet_err rc;
 
-    for (size_t i = 0; i < ctx->ncas; i++) {
-        struct ca_ent *ca = &ctx->cas[i];
-        struct store_ca *rec = NULL;
-        rc = store_ca_get(ctx->st, ca->name, &rec, detail);
-        if (rc == SIGNET_OK) {
-            ca->store_id = rec->id;
-            if (ca->cert == NULL && rec->cert_der != NULL) {
-                const unsigned char *p = rec->cert_der;
-                ca->cert = d2i_X509(NULL, &p, (long)rec->cert_len);
-            }
-            store_ca_free(rec);
-            continue;
-        }
-        if (rc != SIGNET_E_NOTFOUND)
+    for (size_t i = 0; i < ctx->ncas; i++)
+        if ((rc = join_one(ctx, &ctx->cas[i], detail)) != SIGNET_OK)
             return rc;
-        if (ca->cert != NULL && !(ctx->flags & CA_OPEN_READ_ONLY) &&
-            (rc = ca_store_ca(ctx, ca, detail)) != SIGNET_OK)
-            return rc;
-    }
     return SIGNET_OK;
 }
 
@@ -262,8 +271,11 @@ static enum signet_err open_paths(struct ca_ctx *ctx, char *detail)
     return rc;
 }
 
-/* Logs in to every token except the root's and any activated by quorum (signetd). */
-static enum signet_err login_online(struct ca_ctx *ctx, char *detail)
+/*
+ * Logs in to every token except the root's and any activated by quorum (signetd). A pin = shares
+ * token must have been opened by ca_unlock_with_shares already.
+ */
+enum signet_err ca_ctx_login_online(struct ca_ctx *ctx, char *detail)
 {
     enum signet_err orc = ca_offline_check(ctx, detail);
 
@@ -301,17 +313,25 @@ enum signet_err ca_ctx_open(const char *conf_path, unsigned flags, struct ca_ctx
         goto out;
     n = sg_conf_sections(ctx->conf, "ca.", &names);
     rc = SIGNET_E_NOMEM;
-    if ((ctx->cas = calloc(n + 1, sizeof(*ctx->cas))) == NULL)
+    /* room for CAs added by ca_reload_cas: the entries never move */
+    if (n >= CA_CAS_CAP) {
+        sg_detail(detail, "%s: %zu [ca.*] sections; at most %d are supported", conf_path, n,
+                  CA_CAS_CAP - 1);
+        rc = SIGNET_E_CONFIG;
+        goto out;
+    }
+    if ((ctx->cas = calloc(CA_CAS_CAP, sizeof(*ctx->cas))) == NULL)
         goto out;
     for (size_t i = 0; i < n; i++) {
         ctx->ncas++;
-        if ((rc = load_ca(ctx, names[i], &ctx->cas[i], detail)) != SIGNET_OK)
+        if ((rc = load_ca(ctx, ctx->conf, names[i], &ctx->cas[i], ctx->policies, detail)) !=
+            SIGNET_OK)
             goto out;
     }
     if ((rc = join_store(ctx, detail)) != SIGNET_OK)
         goto out;
     report_pending(ctx);
-    if ((flags & CA_OPEN_LOGIN_ONLINE) && (rc = login_online(ctx, detail)) != SIGNET_OK)
+    if ((flags & CA_OPEN_LOGIN_ONLINE) && (rc = ca_ctx_login_online(ctx, detail)) != SIGNET_OK)
         goto out;
     *out = ctx;
     ctx = NULL;
@@ -324,25 +344,61 @@ out:
     return rc;
 }
 
+/* Frees what one CA entry holds (not the entry itself). */
+static void ent_clear(struct ca_ent *ca)
+{
+    EVP_PKEY_free(ca->evp);
+    hsm_key_free(ca->key);
+    X509_free(ca->cert);
+    sg_strv_free(ca->profile_list);
+    free(ca->name);
+    free(ca->parent);
+    free(ca->key_uri);
+    free(ca->cert_path);
+    free(ca->profiles);
+    free(ca->crl_url);
+    free(ca->ocsp_url);
+    memset(ca, 0, sizeof(*ca));
+}
+
+/*
+ * Configurations replaced by ca_reload_cas: other threads may still be reading one (ca_ctx_conf
+ * hands the pointer out), so each is kept until its context is freed.
+ */
+struct retired_conf {
+    const struct ca_ctx *ctx;
+    struct sg_conf *conf;
+    struct retired_conf *next;
+};
+static struct retired_conf *retired;
+static pthread_mutex_t retired_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER; /* one CA-set reload at a time */
+
+/* Frees the configurations ctx replaced. */
+static void retired_free(const struct ca_ctx *ctx)
+{
+    pthread_mutex_lock(&retired_mu);
+    for (struct retired_conf **pp = &retired; *pp != NULL;) {
+        struct retired_conf *r = *pp;
+        if (r->ctx != ctx) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        sg_conf_free(r->conf);
+        free(r);
+    }
+    pthread_mutex_unlock(&retired_mu);
+}
+
 void ca_ctx_free(struct ca_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    for (size_t i = 0; i < ctx->ncas; i++) {
-        struct ca_ent *ca = &ctx->cas[i];
-        EVP_PKEY_free(ca->evp);
-        hsm_key_free(ca->key);
-        X509_free(ca->cert);
-        sg_strv_free(ca->profile_list);
-        free(ca->name);
-        free(ca->parent);
-        free(ca->key_uri);
-        free(ca->cert_path);
-        free(ca->profiles);
-        free(ca->crl_url);
-        free(ca->ocsp_url);
-    }
+    for (size_t i = 0; i < ctx->ncas; i++)
+        ent_clear(&ctx->cas[i]);
     free(ctx->cas);
+    retired_free(ctx);
     for (size_t i = 0; i < ctx->ntokens; i++) {
         struct ca_token_ent *t = &ctx->tokens[i];
         hsm_token_free(t->tok);
@@ -367,7 +423,7 @@ void ca_ctx_free(struct ca_ctx *ctx)
 
 struct sg_conf *ca_ctx_conf(const struct ca_ctx *ctx)
 {
-    return ctx->conf;
+    return __atomic_load_n(&ctx->conf, __ATOMIC_ACQUIRE);
 }
 
 struct store *ca_ctx_store(const struct ca_ctx *ctx)
@@ -382,7 +438,9 @@ const struct policy_set *ca_ctx_policies(const struct ca_ctx *ctx)
 
 struct ca_ent *ca_ent_find(struct ca_ctx *ctx, const char *name)
 {
-    for (size_t i = 0; name && i < ctx->ncas; i++)
+    size_t n = __atomic_load_n(&ctx->ncas, __ATOMIC_ACQUIRE); /* ca_reload_cas may add one */
+
+    for (size_t i = 0; name && i < n; i++)
         if (strcmp(ctx->cas[i].name, name) == 0)
             return &ctx->cas[i];
     return NULL;
@@ -430,4 +488,243 @@ int ca_profile_allows_client(struct ca_ctx *ctx, const char *profile, const char
     ok = p != NULL && policy_profile_allows_client(p, client);
     pthread_rwlock_unlock(&ctx->policy_lock);
     return ok;
+}
+
+/* ---- CA-set reload (SIGHUP) ---- */
+
+static int same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The first key of [ca.NAME] that differs between a CA in use and its section read again. */
+static const char *changed_key(const struct ca_ent *a, const struct ca_ent *b)
+{
+    if (!same(a->key_uri, b->key_uri))
+        return "key";
+    if (!same(a->cert_path, b->cert_path))
+        return "cert";
+    if (!same(a->parent, b->parent))
+        return "parent";
+    if (!same(a->profiles, b->profiles))
+        return "profiles";
+    if (!same(a->crl_url, b->crl_url))
+        return "crl_url";
+    return same(a->ocsp_url, b->ocsp_url) ? NULL : "ocsp_url";
+}
+
+/* What a reload will take: new entries, and certificates for CAs in use that had none. */
+struct reload_plan {
+    struct ca_ent add[CA_CAS_CAP];
+    size_t nadd;
+    X509 *cert[CA_CAS_CAP]; /* per ctx->cas index: a certificate that appeared */
+    uint32_t store_id[CA_CAS_CAP];
+    size_t ncert;
+};
+
+static void plan_free(struct reload_plan *pl)
+{
+    if (pl == NULL)
+        return;
+    for (size_t i = 0; i < pl->nadd; i++)
+        ent_clear(&pl->add[i]);
+    for (size_t i = 0; i < CA_CAS_CAP; i++)
+        X509_free(pl->cert[i]);
+    free(pl);
+}
+
+/* Checks a CA that was not configured before: its token is open-able here, it is online. */
+static enum signet_err check_new(struct ca_ctx *ctx, const struct sg_conf *conf,
+                                 const struct ca_ent *ca, char *detail)
+{
+    char label[64];
+
+    if (ca->token < 0) {
+        ca_uri_attr(ca->key_uri, "token", label, sizeof(label));
+        sg_detail(detail,
+                  "CA %s: its key is on token '%s', which is not a [token.*] this process "
+                  "read at start; restart signetd to add a token",
+                  ca->name, label);
+        return SIGNET_E_CONFIG;
+    }
+    for (char **p = ca->profile_list; ca_token_is_quorum(&ctx->tokens[ca->token]) && p && *p; p++) {
+        if (ca_conf_profile_served(conf, *p)) {
+            sg_detail(detail,
+                      "CA %s would serve profile %s to clients, but its key is on the offline "
+                      "token %s (pin = quorum); not added",
+                      ca->name, *p, ctx->tokens[ca->token].label);
+            return SIGNET_E_CONFIG;
+        }
+    }
+    return SIGNET_OK;
+}
+
+/* Compares one [ca.NAME] of conf with the CAs in use and plans what to take. */
+static enum signet_err plan_one(struct ca_ctx *ctx, const struct sg_conf *conf, const char *name,
+                                struct reload_plan *pl, char *detail)
+{
+    struct ca_ent tmp, *cur = ca_ent_find(ctx, name);
+    const char *what;
+    enum signet_err rc;
+
+    memset(&tmp, 0, sizeof(tmp));
+    if ((rc = load_ca(ctx, conf, name, &tmp, ctx->policies, detail)) != SIGNET_OK)
+        goto out;
+    if (cur == NULL) {
+        if ((rc = check_new(ctx, conf, &tmp, detail)) != SIGNET_OK ||
+            (rc = join_one(ctx, &tmp, detail)) != SIGNET_OK)
+            goto out;
+        pl->add[pl->nadd++] = tmp;
+        return SIGNET_OK;
+    }
+    if ((what = changed_key(cur, &tmp)) != NULL) {
+        sg_detail(detail,
+                  "CA %s: %s changed in [ca.%s] since signetd started; a CA in use is not "
+                  "changed by a reload: put the old value back, or restart signetd",
+                  name, what, name);
+        rc = SIGNET_E_CONFIG;
+        goto out;
+    }
+    if (cur->cert == NULL) {
+        /* imported since: the store record (registered when missing) is read on a copy */
+        struct ca_ent probe = *cur;
+        size_t i = (size_t)(cur - ctx->cas);
+        probe.cert = tmp.cert;
+        tmp.cert = NULL;
+        if ((rc = join_one(ctx, &probe, detail)) != SIGNET_OK) {
+            X509_free(probe.cert);
+            goto out;
+        }
+        if (probe.cert != NULL) {
+            pl->cert[i] = probe.cert;
+            pl->store_id[i] = probe.store_id;
+            pl->ncert++;
+        }
+    }
+out:
+    ent_clear(&tmp);
+    return rc;
+}
+
+/* Builds the plan from conf: every CA in use still there, nothing of theirs changed. */
+static enum signet_err plan_build(struct ca_ctx *ctx, const struct sg_conf *conf,
+                                  struct reload_plan *pl, char *detail)
+{
+    char **names = NULL;
+    size_t n = sg_conf_sections(conf, "ca.", &names);
+    enum signet_err rc = SIGNET_OK;
+
+    for (size_t i = 0; i < ctx->ncas && rc == SIGNET_OK; i++) {
+        size_t k = 0;
+        while (k < n && strcmp(names[k], ctx->cas[i].name) != 0)
+            k++;
+        if (k == n) {
+            sg_detail(detail,
+                      "CA %s: its [ca.%s] section is gone from %s; a CA in use is not removed "
+                      "by a reload: put it back, or restart signetd",
+                      ctx->cas[i].name, ctx->cas[i].name, sg_conf_file(conf));
+            rc = SIGNET_E_CONFIG;
+        }
+    }
+    if (rc == SIGNET_OK && n >= CA_CAS_CAP) {
+        sg_detail(detail, "%s: at most %d CAs are supported", sg_conf_file(conf), CA_CAS_CAP - 1);
+        rc = SIGNET_E_CONFIG;
+    }
+    pthread_rwlock_rdlock(&ctx->policy_lock);
+    for (size_t i = 0; i < n && rc == SIGNET_OK; i++)
+        rc = plan_one(ctx, conf, names[i], pl, detail);
+    pthread_rwlock_unlock(&ctx->policy_lock);
+    sg_strv_free(names);
+    return rc;
+}
+
+/* Says what the plan takes, "added issuing-2; certificate of issuing-3", into out. */
+static void plan_report(const struct ca_ctx *ctx, const struct reload_plan *pl, char *out,
+                        size_t cap)
+{
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < pl->nadd && len + 1 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%sadded CA %s%s", len ? "; " : "",
+                                pl->add[i].name, pl->add[i].cert ? "" : " (no certificate yet)");
+    for (size_t i = 0; i < ctx->ncas && len + 1 < cap; i++)
+        if (pl->cert[i] != NULL)
+            len += (size_t)snprintf(out + len, cap - len, "%sCA %s: its certificate is in use",
+                                    len ? "; " : "", ctx->cas[i].name);
+}
+
+/* Takes the plan: issuances in flight finish first (they hold the policy lock's read side). */
+static void plan_apply(struct ca_ctx *ctx, struct reload_plan *pl, struct sg_conf *conf)
+{
+    struct retired_conf *r = calloc(1, sizeof(*r));
+    struct sg_conf *old;
+
+    pthread_rwlock_wrlock(&ctx->policy_lock);
+    pthread_mutex_lock(&ctx->lock);
+    for (size_t i = 0; i < ctx->ncas; i++) {
+        if (pl->cert[i] == NULL)
+            continue;
+        if (ctx->cas[i].key != NULL &&
+            !hsm_key_pin_public(ctx->cas[i].key, X509_get0_pubkey(pl->cert[i])))
+            continue; /* the key found before does not match: keep refusing to sign */
+        if (ctx->cas[i].store_id == 0)
+            ctx->cas[i].store_id = pl->store_id[i];
+        __atomic_store_n(&ctx->cas[i].cert, pl->cert[i], __ATOMIC_RELEASE);
+        pl->cert[i] = NULL;
+    }
+    for (size_t i = 0; i < pl->nadd; i++) {
+        ctx->cas[ctx->ncas] = pl->add[i];
+        memset(&pl->add[i], 0, sizeof(pl->add[i]));
+        __atomic_store_n(&ctx->ncas, ctx->ncas + 1, __ATOMIC_RELEASE);
+    }
+    pl->nadd = 0;
+    pthread_mutex_unlock(&ctx->lock);
+    old = ctx->conf;
+    __atomic_store_n(&ctx->conf, conf, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(&ctx->policy_lock);
+    pthread_mutex_lock(&retired_mu);
+    if (r != NULL) {
+        r->ctx = ctx;
+        r->conf = old;
+        r->next = retired;
+        retired = r;
+    } /* else: the old configuration is leaked rather than freed under a reader */
+    pthread_mutex_unlock(&retired_mu);
+}
+
+enum signet_err ca_reload_cas(struct ca_ctx *ctx, void (*before)(void *), void *arg,
+                              char *out_report, size_t cap, size_t *out_changed, char *detail)
+{
+    struct sg_conf *conf = NULL;
+    struct reload_plan *pl = NULL;
+    char report[SIGNET_DETAIL_MAX] = "";
+    size_t changed = 0;
+    enum signet_err rc;
+
+    pthread_mutex_lock(&reload_mu);
+    if ((rc = sg_conf_load(sg_conf_file(ctx->conf), &conf, detail)) != SIGNET_OK)
+        goto out;
+    rc = SIGNET_E_NOMEM;
+    if ((pl = calloc(1, sizeof(*pl))) == NULL)
+        goto out;
+    if ((rc = plan_build(ctx, conf, pl, detail)) != SIGNET_OK)
+        goto out;
+    changed = pl->nadd + pl->ncert;
+    if (changed > 0) {
+        plan_report(ctx, pl, report, sizeof(report));
+        if (before != NULL)
+            before(arg);
+        plan_apply(ctx, pl, conf);
+        conf = NULL;
+    }
+out:
+    pthread_mutex_unlock(&reload_mu);
+    if (out_report != NULL && cap > 0)
+        snprintf(out_report, cap, "%s", report);
+    if (out_changed != NULL)
+        *out_changed = changed;
+    plan_free(pl);
+    sg_conf_free(conf);
+    return rc;
 }

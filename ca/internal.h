@@ -227,4 +227,16 @@ enum signet_err ca_request_queue(struct ca_ctx *ctx, const char *ca, const char 
  */
 void ca_crl_test_fail_after_number(int on);
 
+/* ---- online token unlocked by shares; CA-set reload (unlock.c, tokens.c, ctx.c) ---- */
+
+#define CA_UNLOCK_PIN_MAX (CA_QUORUM_SECRET_LEN - 2) /* bytes of an online PIN split in shares */
+
+/* 1 when the token's credential is "shares" (online; given as shares when signetd starts). */
+int ca_token_is_shares(const struct ca_token_ent *t);
+/* The identity shares of t are bound to (label and serial number, no login). */
+enum signet_err ca_token_share_id(const struct ca_token_ent *t, unsigned char id[CA_ROOT_ID_LEN],
+                                  char *detail);
+/* 1 when the [client.*] sections of conf let some client use profile. */
+int ca_conf_profile_served(const struct sg_conf *conf, const char *profile);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,27 @@ static int pem_append(BIO *b, X509 *cert)
     return PEM_write_bio_X509(b, cert) == 1;
 }
 
+/*
+ * A read-only view (signetd's web process, which has no SIGHUP of its own for the CA set) asked
+ * for a CA it does not know, or one without a certificate: the CA set is read again
+ * (ca_reload_cas), at most once a second whatever the requests ask for.
+ */
+static void refresh_view(struct ca_ctx *ctx)
+{
+    static _Atomic uint64_t last;
+    uint64_t now = sg_mono_ms(), prev = atomic_load(&last);
+    char report[SIGNET_DETAIL_MAX] = "", why[SIGNET_DETAIL_MAX] = "";
+    size_t changed = 0;
+
+    if (!(ctx->flags & CA_OPEN_READ_ONLY) || (prev != 0 && now - prev < 1000) ||
+        !atomic_compare_exchange_strong(&last, &prev, now))
+        return;
+    if (ca_reload_cas(ctx, NULL, NULL, report, sizeof(report), &changed, why) != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "CA set not read again: %s", why);
+    else if (changed > 0)
+        sg_log(SG_LOG_INFO, "CA set read again: %s", report);
+}
+
 enum signet_err ca_cert_pem(struct ca_ctx *ctx, const char *name, int chain, char **out,
                             char *detail)
 {
@@ -59,6 +81,10 @@ enum signet_err ca_cert_pem(struct ca_ctx *ctx, const char *name, int chain, cha
     size_t depth = 0;
 
     *out = NULL;
+    if (ca == NULL || ca->cert == NULL) {
+        refresh_view(ctx);
+        ca = ca_ent_find(ctx, name);
+    }
     if (ca == NULL || ca->cert == NULL) {
         sg_detail(detail, "CA %s: %s; see `signet ca list`", name,
                   ca ? "has no certificate yet" : "no such CA");

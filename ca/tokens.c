@@ -43,6 +43,14 @@ static enum signet_err token_open_locked(struct ca_ctx *ctx, struct ca_token_ent
                   t->label, t->name);
         return SIGNET_E_FORBIDDEN;
     }
+    if (ca_token_is_shares(t)) {
+        sg_detail(detail,
+                  "token %s: its credential is given as custodians' shares when signetd starts "
+                  "(pin = shares in [token.%s]); start it with --unlock-with-shares "
+                  "FILE[:PASSFILE] ... (docs/custody.md)",
+                  t->label, t->name);
+        return SIGNET_E_PIN;
+    }
     snprintf(what, sizeof(what), "token %s", t->label);
     if ((rc = secret_load(t->pin, sg_conf_dir(ctx->conf), what, &pin, detail)) != SIGNET_OK)
         return rc;
@@ -72,6 +80,34 @@ static enum signet_err token_open_locked(struct ca_ctx *ctx, struct ca_token_ent
 int ca_token_is_quorum(const struct ca_token_ent *t)
 {
     return t != NULL && t->pin != NULL && strcmp(t->pin, "quorum") == 0;
+}
+
+int ca_token_is_shares(const struct ca_token_ent *t)
+{
+    return t != NULL && t->pin != NULL && strcmp(t->pin, "shares") == 0;
+}
+
+/* See internal.h: SHA-256 over the label and serial read with C_GetTokenInfo (no login). */
+enum signet_err ca_token_share_id(const struct ca_token_ent *t, unsigned char id[CA_ROOT_ID_LEN],
+                                  char *detail)
+{
+    struct hsm_slot_info *slots = NULL;
+    size_t n = 0;
+    enum signet_err rc = hsm_module_slots(t->module, t->init_reserved, &slots, &n, detail);
+
+    if (rc != SIGNET_OK)
+        return rc;
+    rc = SIGNET_E_NOTFOUND;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(slots[i].label, t->label) == 0 && slots[i].initialized) {
+            rc = ca_root_id(slots[i].label, slots[i].serial, id) ? SIGNET_OK : SIGNET_E_CRYPTO;
+            break;
+        }
+    }
+    if (rc == SIGNET_E_NOTFOUND)
+        sg_detail(detail, "token %s is not present in module %s", t->label, t->module);
+    free(slots);
+    return rc;
 }
 
 /*
@@ -236,11 +272,11 @@ enum signet_err ca_keygen(struct ca_ctx *ctx, const char *token, const char *lab
     return ca_audit(ctx, "operator", "keygen", label, detail);
 }
 
-/* 1 when the [client.*] sections let some client use profile. */
-static int profile_served(struct ca_ctx *ctx, const char *profile)
+/* See internal.h. */
+int ca_conf_profile_served(const struct sg_conf *conf, const char *profile)
 {
     char **clients = NULL;
-    size_t n = sg_conf_sections(ctx->conf, "client.", &clients);
+    size_t n = sg_conf_sections(conf, "client.", &clients);
     int served = 0;
 
     for (size_t i = 0; i < n && !served; i++) {
@@ -248,8 +284,7 @@ static int profile_served(struct ca_ctx *ctx, const char *profile)
         char **list;
         snprintf(sec, sizeof(sec), "client.%s", clients[i]);
         list = sg_split_list(
-            sg_conf_get(ctx->conf, sec, "profiles") ? sg_conf_get(ctx->conf, sec, "profiles") : "",
-            NULL);
+            sg_conf_get(conf, sec, "profiles") ? sg_conf_get(conf, sec, "profiles") : "", NULL);
         for (char **p = list; p && *p && !served; p++)
             served = strcmp(*p, profile) == 0;
         sg_strv_free(list);
@@ -265,7 +300,7 @@ enum signet_err ca_offline_check(struct ca_ctx *ctx, char *detail)
         if (ca->token < 0 || !ca_token_is_quorum(&ctx->tokens[ca->token]))
             continue;
         for (char **p = ca->profile_list; p && *p; p++) {
-            if (profile_served(ctx, *p)) {
+            if (ca_conf_profile_served(ctx->conf, *p)) {
                 sg_detail(detail,
                           "CA %s would serve profile %s to clients, but its key is on the offline "
                           "token %s (pin = quorum in [token.%s]); signetd never loads an offline "

@@ -2,7 +2,8 @@
 /*
  * signetd: the online CA daemon, split in two processes (docs/architecture.md, DESIGN.md).
  *
- *   signetd -c FILE [--listen ADDR:PORT] [--foreground]
+ *   signetd -c FILE [--listen ADDR:PORT] [--foreground] [--unlock-with-shares F[:PASSFILE] ...]
+ *   signetd -c FILE --split-pin TOKEN --quorum M/N --shares-dir DIR [--pass-dir DIR]
  *
  * This process is the ca process: before it reads any credential it starts the web process
  * (fork and exec of this program with --web-child, so nothing of this process's memory goes
@@ -11,10 +12,16 @@
  *
  * [daemon] keys: listen, workers, max_connections, timeout (seconds), clients, user, group.
  * SIGTERM and SIGINT: the web process finishes what is in flight and exits, then this one, 0.
- * SIGHUP: clients and profiles are read again and the clients are sent to the web process. A web
+ * SIGHUP: clients, profiles and the CA set (new CAs, certificates imported) are read again and
+ * the clients are sent to the web process. A web
  * process that dies is started again (at most RESTART_MAX times in RESTART_WINDOW_MS); when the
  * ca process dies the web process sees the pair close and stops. Under systemd (Type=notify)
  * READY=1 is sent once the web process listens.
+ *
+ * A token with pin = shares has no PIN anywhere: its credential is rebuilt at start from M
+ * custodians' shares (--unlock-with-shares, or asked on the terminal), after the web process is
+ * started, and lives only in the token's locked buffer (docs/custody.md). --split-pin makes
+ * those shares from the PIN the token has now.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -34,9 +41,10 @@
 #include "net.h"
 #include "signetd.h"
 
-#define RESTART_MAX       5
-#define RESTART_WINDOW_MS 30000
-#define STOP_KILL_MS      4500 /* a web process still running this long after SIGTERM is killed */
+#define RESTART_MAX        5
+#define RESTART_WINDOW_MS  30000
+#define SIGNETD_SHARES_MAX 16   /* --unlock-with-shares given at most (the quorum's bound) */
+#define STOP_KILL_MS       4500 /* a web process still running this long after SIGTERM is killed */
 
 extern char **environ;
 
@@ -57,11 +65,17 @@ struct daemon {
     unsigned nthreads;
     uint64_t restarts[RESTART_MAX];
     char fdstr[16];
+    struct ca_share_src shares[SIGNETD_SHARES_MAX]; /* --unlock-with-shares: paths only */
+    char *share_arg[SIGNETD_SHARES_MAX];            /* their storage (FILE and PASSFILE split) */
+    size_t nshares;
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: signetd -c FILE [--listen ADDR:PORT] [--foreground]\n");
+    fprintf(f, "usage: signetd -c FILE [--listen ADDR:PORT] [--foreground] "
+               "[--unlock-with-shares FILE[:PASSFILE] ...]\n"
+               "       signetd -c FILE --split-pin TOKEN --quorum M/N --shares-dir DIR "
+               "[--pass-dir DIR]\n");
 }
 
 long signetd_daemon_num(const struct sg_conf *conf, const char *key, uint64_t max)
@@ -172,10 +186,26 @@ static int serve_web(struct daemon *d, int fd)
     return 1;
 }
 
-/* SIGHUP: clients and profiles read again, each kept when broken; the web gets the clients. */
+static int start_background(struct daemon *d);
+
+/* Before a CA-set reload changes anything: the CRL scheduler and OCSP refresher stop. */
+static void stop_background(void *arg)
+{
+    struct daemon *d = arg;
+
+    ca_crl_scheduler_stop(d->ca);
+    ca_ocsp_stop(d->ca);
+}
+
+/*
+ * SIGHUP: clients, profiles and the CA set read again, each kept when broken; the web gets the
+ * clients. New CAs (or certificates imported for configured ones) restart the CRL scheduler and
+ * the OCSP refresher, which then serve them too.
+ */
 static void reload(struct daemon *d)
 {
-    char detail[SIGNET_DETAIL_MAX] = "";
+    char detail[SIGNET_DETAIL_MAX] = "", report[SIGNET_DETAIL_MAX] = "";
+    size_t changed = 0;
 
     net_sd_notify("RELOADING=1");
     if (net_ca_reload_clients(d->nca, detail) != SIGNET_OK)
@@ -185,6 +215,15 @@ static void reload(struct daemon *d)
                policy_set_count(ca_ctx_policies(d->ca)));
     else
         sg_log(SG_LOG_ERR, "reload: profiles kept as they were: %s", detail);
+    if (ca_reload_cas(d->ca, stop_background, d, report, sizeof(report), &changed, detail) !=
+        SIGNET_OK) {
+        sg_log(SG_LOG_ERR, "reload: CAs kept as they were: %s", detail);
+    } else if (changed > 0) {
+        sg_log(SG_LOG_INFO, "reload: %s", report);
+        if (!start_background(d))
+            sg_log(SG_LOG_ERR, "reload: CRLs and OCSP are not being signed: fix the setting "
+                               "named above and send SIGHUP again, or restart signetd");
+    }
     if (d->conn != NULL && !net_ca_conn_push_clients(d->conn))
         sg_log(SG_LOG_WARN, "reload: the web process did not take the clients");
     if (d->child > 0)
@@ -336,8 +375,59 @@ static int start_background(struct daemon *d)
 }
 
 /*
+ * Share files of a pin = shares token asked on the terminal (when none was given): one path a
+ * line, an empty line to finish; each passphrase is then asked by secret_load. 1 = ok.
+ */
+static int ask_shares(struct daemon *d, char *detail)
+{
+    FILE *tty;
+    char line[PATH_MAX];
+
+    if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+e")) == NULL) {
+        sg_detail(detail,
+                  "a [token.*] says pin = shares and no share was given: start signetd with "
+                  "--unlock-with-shares FILE[:PASSFILE] for each custodian present (no "
+                  "terminal to ask on)");
+        return 0;
+    }
+    while (d->nshares < SIGNETD_SHARES_MAX) {
+        size_t l;
+        fprintf(tty, "share file of a custodian (empty line when done): ");
+        fflush(tty);
+        if (fgets(line, sizeof(line), tty) == NULL)
+            break;
+        l = strcspn(line, "\r\n");
+        line[l] = '\0';
+        if (l == 0)
+            break;
+        if ((d->share_arg[d->nshares] = strdup(line)) == NULL)
+            break;
+        d->shares[d->nshares].path = d->share_arg[d->nshares];
+        d->shares[d->nshares++].pass = NULL; /* asked on the terminal */
+    }
+    fclose(tty);
+    return 1;
+}
+
+/* Rebuilds the credential of pin = shares tokens (no-op without such a token). 1 = ok. */
+static int unlock(struct daemon *d, char *detail)
+{
+    char report[SIGNET_DETAIL_MAX] = "";
+
+    if (d->nshares == 0 && !ca_unlock_needed(d->ca))
+        return 1;
+    if (d->nshares == 0 && !ask_shares(d, detail))
+        return 0;
+    if (ca_unlock_with_shares(d->ca, d->shares, d->nshares, report, sizeof(report), detail) !=
+        SIGNET_OK)
+        return 0;
+    sg_log(SG_LOG_INFO, "unlocked by custodians' shares: %s", report);
+    return 1;
+}
+
+/*
  * Signals first (SIGCHLD included, so no web process's end is missed), then the web process,
- * then the credential and the store; serves until stopped.
+ * then the credential (pin = shares tokens unlocked first) and the store; serves until stopped.
  */
 static void run(struct daemon *d)
 {
@@ -357,7 +447,8 @@ static void run(struct daemon *d)
     }
     if ((fd = spawn_web(d)) < 0)
         goto out;
-    if (ca_ctx_open(d->conf_path, CA_OPEN_LOGIN_ONLINE, &d->ca, detail) != SIGNET_OK ||
+    if (ca_ctx_open(d->conf_path, 0, &d->ca, detail) != SIGNET_OK || !unlock(d, detail) ||
+        ca_ctx_login_online(d->ca, detail) != SIGNET_OK ||
         net_ca_new(d->ca, d->conf_path, &d->nca, detail) != SIGNET_OK) {
         sg_log(SG_LOG_ERR, "cannot start: %s", detail);
         goto out;
@@ -405,13 +496,76 @@ out:
         event_base_free(d->base);
 }
 
+/* --unlock-with-shares FILE[:PASSFILE]: kept as paths (the passphrase is read later). 1 = ok. */
+static int add_share(struct daemon *d, const char *arg)
+{
+    char *a, *colon;
+
+    if (d->nshares >= SIGNETD_SHARES_MAX) {
+        fprintf(stderr, "signetd: at most %d --unlock-with-shares\n", SIGNETD_SHARES_MAX);
+        return 0;
+    }
+    if ((a = strdup(arg)) == NULL)
+        return 0;
+    d->share_arg[d->nshares] = a;
+    d->shares[d->nshares].path = a;
+    d->shares[d->nshares].pass = NULL;
+    if ((colon = strrchr(a, ':')) != NULL) {
+        *colon = '\0';
+        d->shares[d->nshares].pass = colon + 1;
+    }
+    d->nshares++;
+    return 1;
+}
+
+struct split_opts {
+    const char *token, *quorum, *shares_dir, *pass_dir;
+};
+
+/* signetd --split-pin: the online token's PIN split into sealed shares. Exit status. */
+static int split_main(const char *conf_path, const struct split_opts *o)
+{
+    struct ca_ctx *ctx = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "", extra;
+    unsigned m = 0, n = 0;
+    int status = 1;
+
+    if (o->quorum == NULL || o->shares_dir == NULL ||
+        sscanf(o->quorum, "%u/%u%c", &m, &n, &extra) != 2) {
+        fprintf(stderr, "signetd: --split-pin needs --quorum M/N and --shares-dir DIR\n");
+        return 2;
+    }
+    sg_log_init("signetd", SG_LOG_WARN);
+    sg_no_core_dumps(); /* this process holds the token's PIN for a moment */
+    if (ca_ctx_open(conf_path, 0, &ctx, detail) != SIGNET_OK ||
+        ca_unlock_split(ctx, o->token, m, n, o->shares_dir, o->pass_dir, detail) != SIGNET_OK) {
+        fprintf(stderr, "signetd: %s\n", detail);
+        goto out;
+    }
+    printf("token %s: %u shares in %s, %u of them unlock it; now set pin = shares in "
+           "[token.%s], remove the PIN it had, and start signetd with --unlock-with-shares\n",
+           o->token, n, o->shares_dir, m, o->token);
+    status = 0;
+out:
+    ca_ctx_free(ctx);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
-        {"foreground", no_argument, NULL, 'f'},      {"help", no_argument, NULL, 'h'},
-        {"web-child", required_argument, NULL, 'W'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"foreground", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"web-child", required_argument, NULL, 'W'},
+                                         {"unlock-with-shares", required_argument, NULL, 'U'},
+                                         {"split-pin", required_argument, NULL, 'S'},
+                                         {"quorum", required_argument, NULL, 'Q'},
+                                         {"shares-dir", required_argument, NULL, 'D'},
+                                         {"pass-dir", required_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
     struct daemon d = {0};
+    struct split_opts so = {0};
     int c, web_fd = -1;
     uint64_t v;
 
@@ -432,20 +586,45 @@ int main(int argc, char **argv)
                 return 2;
             web_fd = (int)v;
             break;
+        case 'U':
+            if (!add_share(&d, optarg))
+                goto out;
+            break;
+        case 'S':
+            so.token = optarg;
+            break;
+        case 'Q':
+            so.quorum = optarg;
+            break;
+        case 'D':
+            so.shares_dir = optarg;
+            break;
+        case 'P':
+            so.pass_dir = optarg;
+            break;
         case 'h':
             usage(stdout);
-            return 0;
+            d.status = 0;
+            goto out;
         default:
             usage(stderr);
-            return 2;
+            d.status = 2;
+            goto out;
         }
     }
-    if (optind != argc || d.conf_path == NULL) {
+    if (optind != argc || d.conf_path == NULL ||
+        (so.token == NULL && (so.quorum || so.shares_dir || so.pass_dir)) ||
+        (so.token != NULL && d.nshares > 0)) {
         usage(stderr);
-        return 2;
+        d.status = 2;
+        goto out;
     }
     if (web_fd >= 0)
         return signetd_web_main(d.conf_path, d.listen, web_fd);
+    if (so.token != NULL) {
+        d.status = split_main(d.conf_path, &so);
+        goto out;
+    }
     sg_log_init("signetd", SG_LOG_INFO);
     sg_no_core_dumps(); /* this process will hold the online token's credential */
     signal(SIGPIPE, SIG_IGN);
@@ -459,5 +638,7 @@ out:
     net_ca_free(d.nca);
     ca_ctx_free(d.ca);
     free(d.envp);
+    for (size_t i = 0; i < d.nshares; i++)
+        free(d.share_arg[i]);
     return d.status;
 }
