@@ -528,4 +528,124 @@ enum signet_err ca_ctx_login_online(struct ca_ctx *ctx, char *detail);
 enum signet_err ca_reload_cas(struct ca_ctx *ctx, void (*before)(void *), void *arg,
                               char *out_report, size_t cap, size_t *out_changed, char *detail);
 
+/* ---- backup, restore and retention (backup.c, backup_restore.c) ---- */
+
+/* Where a backup's recipient key, recipient certificate and trusted signer come from. */
+struct ca_backup_keys {
+    const char *recipient_key;  /* PEM private key; NULL: [backup] recipient_key */
+    const char *recipient_cert; /* NULL: KEY with .key replaced by .crt, when present */
+    const char *signer_cert;    /* trusted backup signer; NULL: [backup] signer_cert, or for a
+                                   restore backup-signer.crt beside the recipient key */
+};
+
+struct ca_backup_summary {
+    size_t parts;      /* parts in the archive */
+    uint64_t bytes;    /* bytes of the parts */
+    size_t keys;       /* keys wrapped in it */
+    size_t cas;        /* CAs in its store */
+    uint64_t certs;    /* certificate records in its store */
+    uint64_t revoked;  /* revoked among them */
+    int64_t created;   /* when it was taken */
+    int signer_pinned; /* 1: checked against a configured signer, 0: against the one it carries */
+    uint64_t audit_entries;
+    uint64_t crl_floor;     /* restore: the CRL number every stream continues above */
+    char root_checked[128]; /* restore: how the offline root was checked */
+};
+
+/*
+ * `signet backup create`: a compacted copy of the live store (safe while signetd writes), the
+ * configuration, profiles, public/ and clients/, the keys marked for backup wrapped in their
+ * token under a fresh AES key (CKM_AES_KEY_WRAP_PAD; the SO imports it as trusted), and an
+ * offline SoftHSM2 root token's files as they are (still sealed by its quorum credential); a
+ * manifest of SHA-256s; signed (CMS SignedData) by [backup] signer_key and encrypted (CMS
+ * EnvelopedData) to [backup] recipients. Written to out (0600, atomically).
+ */
+typedef void (*ca_backup_progress_fn)(const char *step); /* one line per step; may be NULL */
+enum signet_err ca_backup_create(struct ca_ctx *ctx, const char *out,
+                                 ca_backup_progress_fn progress, struct ca_backup_summary *sum,
+                                 char *detail);
+/*
+ * `signet backup verify`: decrypts, checks the signature against the trusted signer, the
+ * manifest and every hash, opens the store copy, and checks that every CA certificate matches a
+ * key in the backup, an offline token carried in it, or a key on the configured token.
+ * ctx may be NULL (no configured token to look at).
+ */
+enum signet_err ca_backup_verify(struct ca_ctx *ctx, const char *file,
+                                 const struct ca_backup_keys *k, struct ca_backup_summary *sum,
+                                 char *detail);
+
+struct ca_backup_restore_opts {
+    const char *file;
+    const char *dir; /* must not exist or be empty */
+    struct ca_backup_keys keys;
+    const struct ca_share_src *shares; /* quorum shares of the offline root (may be none) */
+    size_t nshares;
+    ca_backup_progress_fn progress;
+};
+/*
+ * `signet backup restore`: into a fresh directory and fresh tokens (new credentials), then
+ * checks CA keys against certificates, the audit chain, the root with the shares; moves CRL
+ * numbers above anything seen, regenerates CRLs and re-signs OCSP for revoked certificates.
+ */
+enum signet_err ca_backup_restore(const struct ca_backup_restore_opts *o,
+                                  struct ca_backup_summary *sum, char *detail);
+
+/*
+ * `signet backup prune DIR`: keeps the keep newest Signet backups (by mtime), deletes the older
+ * ones; max_age_s > 0 also deletes backups older than that among the kept ones, except the
+ * newest. Only files that are CMS EnvelopedData are considered. *deleted counts deletions.
+ */
+enum signet_err ca_backup_prune(const char *dir, unsigned keep, int64_t max_age_s, int dry_run,
+                                size_t *deleted, size_t *kept, char *detail);
+
+/* ---- keys: migration, PIN rotation, rollover (migrate.c, pin.c, rollover.c) ---- */
+
+struct ca_pin_change {
+    int changed;        /* C_SetPIN succeeded (and the new PIN logged in) */
+    int source_updated; /* the file: pin source was rewritten (0600, atomically) */
+    char source[512];   /* the pin file's path, or the source specification when not a file */
+};
+/*
+ * `signet hsm change-pin --token T`: C_SetPIN from old_pin to new_pin, a login with the new PIN
+ * to prove it, then the [token.T] pin file rewritten atomically (0600) when pin = file:PATH
+ * (env: and prompt sources are the operator's to update). Refused (SIGNET_E_FORBIDDEN) for a
+ * custodial token (pin = quorum or shares): only a ceremony changes those. A wrong old PIN gives
+ * SIGNET_E_PIN and nothing is changed or written; an unwritable pin file is found before the
+ * change.
+ */
+enum signet_err ca_change_pin(struct ca_ctx *ctx, const char *token, const struct secret *old_pin,
+                              const struct secret *new_pin, struct ca_pin_change *out,
+                              char *detail);
+
+/*
+ * signetd's SIGHUP: every open token re-reads its pin source (file: or env:) and keeps the new
+ * credential for its next login (hsm_token_set_credential): no session is closed, no call fails,
+ * and a token that refused its old PIN after an outage recovers. A token not yet opened because
+ * its PIN was refused is opened again on next use. Quorum, shares and prompt tokens are skipped.
+ * On a source that cannot be read the old credential is kept and the first error returned.
+ * *out_reloaded (may be NULL): tokens given a new credential.
+ */
+enum signet_err ca_reload_credentials(struct ca_ctx *ctx, size_t *out_reloaded, char *detail);
+
+struct ca_migrate_opts {
+    const char *from;                   /* pkcs11:token=T;object=L of the key to move */
+    const char *to;                     /* pkcs11:token=T2[;object=L2] (L2 defaults to L) */
+    const char *cert_path;              /* certificate to prove against (default: the CA's) */
+    const struct secret *source_so_pin; /* for a key extractable only under a trusted key */
+    int seal;                           /* the moved key is never extractable again */
+};
+struct ca_migrate_result {
+    char ca[64];       /* the CA whose key it is ("" with --cert) */
+    char new_uri[600]; /* the key on the destination */
+    int proven;        /* it signed what the certificate's public key verifies */
+};
+/*
+ * `signet key migrate`: wrap/unwrap only (docs/keys.md). Refuses a non-extractable key
+ * (SIGNET_E_FORBIDDEN, saying to re-key and cross-sign), a destination that holds the label
+ * (SIGNET_E_EXISTS), a key that does not match the certificate; checks all before writing.
+ * signet.conf is not changed: pointing [ca.N] key = at the new URI is a separate step.
+ */
+enum signet_err ca_key_migrate(struct ca_ctx *ctx, const struct ca_migrate_opts *o,
+                               struct ca_migrate_result *res, char *detail);
+
 #endif

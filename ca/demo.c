@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,8 @@ static const char demo_conf[] =
     "module = %s\n"
     "token  = signet-online\n"
     "pin    = file:hsm/online.pin\n"
+    "# the security officer imports the trusted backup wrapping key (docs/backup.md)\n"
+    "so_pin = file:hsm/online.so-pin\n"
     "\n"
     "# The root token: signetd never opens it. Its credential exists only as 2-of-3 sealed\n"
     "# shares in custodians/ (docs/custody.md); `signet ceremony run` activates it.\n"
@@ -123,6 +127,14 @@ static const char demo_conf[] =
     "[daemon]\n"
     "listen  = 127.0.0.1:8080\n"
     "clients = client.demo\n"
+    "\n"
+    "# signet backup (docs/backup.md): signed in the HSM, encrypted to the recipients; the demo\n"
+    "# keeps the recipient's private key beside the custodians' shares for backup verify\n"
+    "[backup]\n"
+    "signer_key    = pkcs11:token=signet-online;object=backup-signer\n"
+    "signer_cert   = custodians/backup-signer.crt\n"
+    "recipients    = custodians/backup-recipient.crt\n"
+    "recipient_key = custodians/backup-recipient.key\n"
     "\n"
     "[client.demo]\n"
     "token_sha256 = %s\n"
@@ -270,6 +282,130 @@ out:
     return rc;
 }
 
+/* ---- backup material (docs/backup.md) ---- */
+
+/*
+ * issuing-1: as ca_make, but its key is marked for backup (HSM_KEYGEN_BACKUP: extractable only
+ * under a trusted wrapping key), so `signet backup` can carry it wrapped.
+ */
+static enum signet_err make_issuing(struct ca_ctx *ctx, const X509_NAME *subject, char *detail)
+{
+    struct ca_ent *ca = ca_ent_find(ctx, "issuing-1"), *root = ca_ent_find(ctx, "root");
+    struct hsm_token *tok = NULL;
+    EVP_PKEY *rk = NULL;
+    X509 *x = NULL;
+    enum signet_err rc;
+
+    if (ca == NULL || root == NULL)
+        return SIGNET_E_CONFIG;
+    if ((rc = ca_token(ctx, "online", &tok, detail)) != SIGNET_OK ||
+        (rc = hsm_keygen(tok, "issuing-1", HSM_KEY_EC_P256, HSM_KEYGEN_BACKUP, &ca->key, detail)) !=
+            SIGNET_OK ||
+        (rc = hsm_key_evp(ca->key, &ca->evp, detail)) != SIGNET_OK ||
+        (rc = ca_ent_key(ctx, root, &rk, detail)) != SIGNET_OK)
+        return rc;
+    struct ca_cert_params cp = {subject, hsm_key_public(ca->key), root->cert,
+                                rk,      DEMO_ISSUING_DAYS,       0};
+    if ((rc = ca_build_ca_cert(&cp, &x, detail)) != SIGNET_OK)
+        return rc;
+    X509_free(ca->cert);
+    ca->cert = x;
+    if (!hsm_key_pin_public(ca->key, X509_get0_pubkey(x))) {
+        sg_detail(detail, "CA issuing-1: its key does not match its new certificate");
+        return SIGNET_E_HSM;
+    }
+    if ((rc = ca_write_cert(ca->cert_path, x, detail)) != SIGNET_OK)
+        return rc;
+    return ca_store_ca(ctx, ca, detail);
+}
+
+/* A self-signed end-entity certificate for key (signed by sign), digitalSignature / keyEnc. */
+static X509 *self_cert(const char *cn, EVP_PKEY *pub, EVP_PKEY *sign, int for_signing)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = ca_parse_dn(cn);
+    unsigned char serial[16];
+    X509_EXTENSION *ext = NULL;
+    X509V3_CTX v3;
+    int ok = x != NULL && n != NULL && ca_new_serial(serial);
+
+    if (ok) {
+        ASN1_INTEGER *sn = ASN1_INTEGER_new();
+        BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+        ok = sn && bn && BN_to_ASN1_INTEGER(bn, sn) && X509_set_serialNumber(x, sn) &&
+             X509_set_version(x, 2) && X509_set_subject_name(x, n) && X509_set_issuer_name(x, n) &&
+             X509_set_pubkey(x, pub) && X509_gmtime_adj(X509_getm_notBefore(x), -60) &&
+             X509_time_adj_ex(X509_getm_notAfter(x), DEMO_ROOT_DAYS, 0, NULL);
+        ASN1_INTEGER_free(sn);
+        BN_free(bn);
+    }
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    if (ok && (ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+                                         for_signing ? "critical, digitalSignature"
+                                                     : "critical, keyAgreement")) != NULL)
+        ok = X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (!ok || X509_sign(x, sign, ca_sign_md(sign)) <= 0) {
+        X509_free(x);
+        x = NULL;
+    }
+    X509_NAME_free(n);
+    return x;
+}
+
+/*
+ * The backup signer (backup-signer on the online token, marked for backup, self-signed
+ * certificate in custodians/backup-signer.crt) and the demo's backup recipient (an EC P-256
+ * key of a custodian's own, custodians/backup-recipient.key and .crt).
+ */
+static enum signet_err make_backup_material(struct ca_ctx *ctx, const char *dir, char *detail)
+{
+    struct hsm_token *tok = NULL;
+    struct hsm_key *key = NULL;
+    EVP_PKEY *evp = NULL, *rk = NULL;
+    X509 *sc = NULL, *rc_ = NULL;
+    char path[PATH_MAX + 64];
+    BIO *b = NULL;
+    char *pem = NULL;
+    long len;
+    enum signet_err rc;
+
+    if ((rc = ca_token(ctx, "online", &tok, detail)) != SIGNET_OK ||
+        (rc = hsm_keygen(tok, "backup-signer", HSM_KEY_EC_P256, HSM_KEYGEN_BACKUP, &key, detail)) !=
+            SIGNET_OK ||
+        (rc = hsm_key_evp(key, &evp, detail)) != SIGNET_OK)
+        goto out;
+    rc = SIGNET_E_CRYPTO;
+    if ((sc = self_cert("CN=Signet Demo Backup Signer,O=Signet Demo", hsm_key_public(key), evp,
+                        1)) == NULL ||
+        (rk = EVP_EC_gen("P-256")) == NULL ||
+        (rc_ = self_cert("CN=Signet Demo Backup Recipient,O=Signet Demo", rk, rk, 0)) == NULL) {
+        sg_detail(detail, "cannot make the demo's backup signer and recipient certificates");
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/custodians/backup-signer.crt", dir);
+    if ((rc = ca_write_cert(path, sc, detail)) != SIGNET_OK)
+        goto out;
+    snprintf(path, sizeof(path), "%s/custodians/backup-recipient.crt", dir);
+    if ((rc = ca_write_cert(path, rc_, detail)) != SIGNET_OK)
+        goto out;
+    rc = SIGNET_E_CRYPTO;
+    if ((b = BIO_new(BIO_s_secmem())) == NULL ||
+        !PEM_write_bio_PrivateKey(b, rk, NULL, NULL, 0, NULL, NULL) ||
+        (len = BIO_get_mem_data(b, &pem)) <= 0)
+        goto out;
+    snprintf(path, sizeof(path), "%s/custodians/backup-recipient.key", dir);
+    rc = sg_write_file(path, pem, (size_t)len, 0600, detail);
+out:
+    BIO_free(b);
+    X509_free(sc);
+    X509_free(rc_);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(evp);
+    hsm_key_free(key);
+    return rc;
+}
+
 /*
  * The root (ec:P-384 on signet-root, its credential split 2 of 3 among the demo custodians, with
  * random passphrases in custodians/share-N.pass: a demo convenience), then issuing-1 (ec:P-256),
@@ -293,7 +429,6 @@ static enum signet_err make_cas(const char *dir, char *detail)
     char conf[PATH_MAX + 64], custody[PATH_MAX + 64], s1[PATH_MAX + 64], p1[PATH_MAX + 64];
     char s2[PATH_MAX + 64], p2[PATH_MAX + 64], *chain = NULL;
     struct ca_share_src src[2] = {{s1, p1}, {s2, p2}};
-    enum ca_create_result res;
     enum signet_err rc = SIGNET_E_NOMEM;
 
     snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
@@ -312,8 +447,8 @@ static enum signet_err make_cas(const char *dir, char *detail)
     ctx = NULL;
     if ((rc = ca_ctx_open(conf, 0, &ctx, detail)) != SIGNET_OK ||
         (rc = ca_quorum_activate(ctx, "root", src, 2, NULL, 0, detail)) != SIGNET_OK ||
-        (rc = ca_make(ctx, ca_ent_find(ctx, "issuing-1"), HSM_KEY_EC_P256, in, DEMO_ISSUING_DAYS, 0,
-                      NULL, &res, detail)) != SIGNET_OK)
+        (rc = make_issuing(ctx, in, detail)) != SIGNET_OK ||
+        (rc = make_backup_material(ctx, dir, detail)) != SIGNET_OK)
         goto out;
     if ((rc = ca_cert_pem(ctx, "issuing-1", 1, &chain, detail)) != SIGNET_OK)
         goto out;

@@ -239,4 +239,81 @@ enum signet_err ca_token_share_id(const struct ca_token_ent *t, unsigned char id
 /* 1 when the [client.*] sections of conf let some client use profile. */
 int ca_conf_profile_served(const struct sg_conf *conf, const char *profile);
 
+/* ---- backup archive and key wrapping (backup_arc.c, backup_keys.c) ---- */
+
+#define CA_BK_WRAPKEY_LEN 32                 /* AES-256 backup wrapping key */
+#define CA_BK_WRAPPED_MAX 8192               /* bytes of one wrapped private key */
+#define CA_BK_NAME_MAX    255                /* bytes of a part name */
+#define CA_BK_PARTS_MAX   100000             /* parts in one archive */
+#define CA_BK_SIZE_MAX    ((size_t)2 << 30)  /* bytes of a whole archive (2 GiB) */
+#define CA_BK_MAGIC       "SIGNET-BACKUP-v1" /* first 16 bytes of the inner archive */
+
+/* One key to back up: which, and (after ca_bk_wrap) its wrapped bytes. */
+struct ca_bk_key {
+    char label[128];      /* CKA_LABEL of the private key */
+    unsigned char id[64]; /* CKA_ID (filled by ca_bk_wrap) */
+    size_t idlen;
+    int extractable;        /* 0: not marked for backup, nothing wrapped */
+    unsigned char *wrapped; /* CKM_AES_KEY_WRAP_PAD output (owned) */
+    size_t wrapped_len;
+};
+
+/*
+ * Wraps each key of keys (labels set) on the token with CKM_AES_KEY_WRAP_PAD under k, imported
+ * by the SO as a trusted session key. A key that is not extractable gets extractable = 0.
+ */
+enum signet_err ca_bk_wrap(const char *module, const char *token_label, const struct secret *so_pin,
+                           const struct secret *user_pin, const unsigned char k[CA_BK_WRAPKEY_LEN],
+                           struct ca_bk_key *keys, size_t n, char *detail);
+/* Unwraps the extractable keys into the token (private key marked for backup + public half). */
+enum signet_err ca_bk_unwrap(const char *module, const char *token_label,
+                             const struct secret *user_pin,
+                             const unsigned char k[CA_BK_WRAPKEY_LEN], const struct ca_bk_key *keys,
+                             EVP_PKEY *const *pubs, size_t n, char *detail);
+void ca_bk_keys_free(struct ca_bk_key *keys, size_t n);
+
+/* The archive in memory: named parts (the manifest is made by ca_bk_serialize). */
+struct ca_bk_part {
+    char *name;
+    unsigned char *data;
+    size_t len;
+};
+struct ca_bk_arc {
+    struct ca_bk_part *p;
+    size_t n, cap;
+    size_t bytes; /* sum of the parts' lengths */
+};
+/* Adds a copy of data under name (refuses a bad or duplicate name). 1 = ok. */
+int ca_bk_add(struct ca_bk_arc *a, const char *name, const void *data, size_t len);
+const struct ca_bk_part *ca_bk_get(const struct ca_bk_arc *a, const char *name);
+void ca_bk_arc_free(struct ca_bk_arc *a);
+/* Magic, MANIFEST (SHA-256, length and name of every part), then the parts. */
+enum signet_err ca_bk_serialize(const struct ca_bk_arc *a, unsigned char **out, size_t *out_len,
+                                char *detail);
+/* Parses and checks bounds, the manifest and every hash. */
+enum signet_err ca_bk_parse(const unsigned char *buf, size_t len, struct ca_bk_arc *out,
+                            char *detail);
+/* CMS SignedData by (signer, key), then EnvelopedData (AES-256-CBC) to recips; DER. */
+enum signet_err ca_bk_seal(const unsigned char *plain, size_t len, X509 *signer, EVP_PKEY *key,
+                           STACK_OF(X509) * recips, unsigned char **out, size_t *out_len,
+                           char *detail);
+/*
+ * Decrypts with (rkey, rcert) and verifies the signature with trusted (the pinned backup signer;
+ * NULL: the certificate in the backup, reported through *embedded = 1). *plain is the archive.
+ */
+enum signet_err ca_bk_open(const unsigned char *in, size_t len, EVP_PKEY *rkey, X509 *rcert,
+                           X509 *trusted, unsigned char **plain, size_t *plain_len, int *embedded,
+                           char *detail);
+
+/* Reads, decrypts, verifies and parses a backup file (backup_verify.c). */
+enum signet_err ca_bk_load(const char *file, const struct ca_backup_keys *k,
+                           const struct sg_conf *conf, struct ca_bk_arc *arc, int *embedded,
+                           char *detail);
+/* Writes the archive's store copy into a fresh temporary directory (dir, cap >= 32). */
+enum signet_err ca_bk_store_tmp(const struct ca_bk_arc *a, char *dir, size_t cap, char *detail);
+void ca_bk_store_tmp_rm(const char *dir);
+/* Opens the store copy: counts, audit chain, and (check_keys) every CA's key. */
+enum signet_err ca_bk_summarize(struct ca_ctx *ctx, const struct ca_bk_arc *a,
+                                struct ca_backup_summary *sum, int check_keys, char *detail);
+
 #endif

@@ -615,5 +615,7 @@ int main(int argc, char **argv)
         return cmd_ceremony(conf, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "audit") == 0)
         return cmd_audit(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "backup") == 0)
+        return cmd_backup(conf, argc - i - 1, argv + i + 1);
     return usage("unknown command");
 }

@@ -47,4 +47,7 @@ int cmd_root(const char *conf, int argc, char **argv);     /* signet_ceremony.c 
 int cmd_ceremony(const char *conf, int argc, char **argv); /* signet_ceremony.c */
 int cmd_audit(const char *conf, int argc, char **argv);    /* signet_ceremony.c */
 
+/* ---- backup (signet_backup.c) ---- */
+int cmd_backup(const char *conf, int argc, char **argv); /* signet_backup.c */
+
 #endif

@@ -406,4 +406,14 @@ enum signet_err store_request_iter(struct store *st, enum store_request_state st
 /* How many requests are pending (kept as a counter beside the queue). */
 enum signet_err store_request_pending(struct store *st, uint64_t *out, char *detail);
 
+/* ---- backup (backup.c) ---- */
+
+/*
+ * Copies the live store into dest_dir (an existing empty directory) as one compacted data.mdb
+ * (mdb_env_copy2, MDB_CP_COMPACT): one read transaction, so writers go on meanwhile and the copy
+ * is the store as of its start. Errors: SIGNET_E_EXISTS (dest_dir not empty or missing),
+ * SIGNET_E_STORE.
+ */
+enum signet_err store_backup_copy(struct store *st, const char *dest_dir, char *detail);
+
 #endif
