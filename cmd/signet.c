@@ -120,6 +120,8 @@ static int cmd_hsm(const char *conf, int argc, char **argv)
         ca_ctx_free(ctx);
         return status;
     }
+    if (strcmp(argv[0], "change-pin") == 0)
+        return cmd_hsm_change_pin(conf, argc - 1, argv + 1);
     if (strcmp(argv[0], "keygen") != 0)
         return usage("hsm: unknown subcommand");
     if (!parse_opts(argc - 1, argv + 1, keygen_opts, &o) || !need(&o, keygen_opts))
@@ -595,6 +597,8 @@ int main(int argc, char **argv)
         return cmd_demo(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "hsm") == 0)
         return cmd_hsm(conf, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "key") == 0)
+        return cmd_key(conf, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "ca") == 0)
         return cmd_ca(conf, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "issue") == 0)

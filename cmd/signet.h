@@ -50,4 +50,9 @@ int cmd_audit(const char *conf, int argc, char **argv);    /* signet_ceremony.c 
 /* ---- backup (signet_backup.c) ---- */
 int cmd_backup(const char *conf, int argc, char **argv); /* signet_backup.c */
 
+/* ---- keys: migrate, PIN change, rollover (signet_keys.c) ---- */
+int cmd_key(const char *conf, int argc, char **argv);            /* key migrate */
+int cmd_hsm_change_pin(const char *conf, int argc, char **argv); /* hsm change-pin */
+int cmd_ca_rollover(const char *conf, int argc, char **argv);    /* ca rollover */
+
 #endif
