@@ -728,3 +728,75 @@ out:
     sg_conf_free(conf);
     return rc;
 }
+
+/* A CA entry made from its store record alone (read-only views). 1 = ok. */
+static int ent_from_record(struct ca_ctx *ctx, const struct store_ca *rec, struct ca_ent *ca)
+{
+    const unsigned char *p = rec->cert_der;
+    char label[64];
+
+    memset(ca, 0, sizeof(*ca));
+    ca->token = -1;
+    ca->store_id = rec->id;
+    ca->name = strdup(rec->name);
+    ca->parent = strdup(rec->parent);
+    ca->key_uri = strdup(rec->key_uri);
+    ca->cert_path = strdup("");
+    ca->profiles = strdup(""); /* the ca process decides what a CA issues */
+    ca->profile_list = sg_split_list("", NULL);
+    ca->cert = d2i_X509(NULL, &p, (long)rec->cert_len);
+    ca_uri_attr(rec->key_uri, "token", label, sizeof(label));
+    for (size_t i = 0; i < ctx->ntokens; i++)
+        if (strcmp(ctx->tokens[i].label, label) == 0)
+            ca->token = (int)i;
+    return ca->name && ca->parent && ca->key_uri && ca->cert_path && ca->profiles &&
+           ca->profile_list && ca->cert;
+}
+
+enum signet_err ca_reload_view(struct ca_ctx *ctx, char *out_report, size_t cap,
+                               size_t *out_changed, char *detail)
+{
+    struct store_ca *list = NULL;
+    size_t n = 0, changed = 0, len = 0;
+    enum signet_err rc;
+
+    *out_changed = 0;
+    out_report[0] = '\0';
+    pthread_mutex_lock(&reload_mu);
+    if ((rc = store_ca_list(ctx->st, &list, &n, detail)) != SIGNET_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct ca_ent *cur = ca_ent_find(ctx, list[i].name), add;
+        const unsigned char *p = list[i].cert_der;
+        X509 *x;
+        if (list[i].cert_der == NULL || (cur != NULL && cur->cert != NULL))
+            continue;
+        if (cur != NULL) { /* configured, certificate imported since */
+            if ((x = d2i_X509(NULL, &p, (long)list[i].cert_len)) == NULL)
+                continue;
+            pthread_rwlock_wrlock(&ctx->policy_lock);
+            if (cur->store_id == 0)
+                cur->store_id = list[i].id;
+            __atomic_store_n(&cur->cert, x, __ATOMIC_RELEASE);
+            pthread_rwlock_unlock(&ctx->policy_lock);
+        } else {
+            if (ctx->ncas + 1 >= CA_CAS_CAP || !ent_from_record(ctx, &list[i], &add)) {
+                ent_clear(&add);
+                continue;
+            }
+            pthread_rwlock_wrlock(&ctx->policy_lock);
+            ctx->cas[ctx->ncas] = add;
+            __atomic_store_n(&ctx->ncas, ctx->ncas + 1, __ATOMIC_RELEASE);
+            pthread_rwlock_unlock(&ctx->policy_lock);
+        }
+        changed++;
+        if (len + 1 < cap)
+            len += (size_t)snprintf(out_report + len, cap - len, "%sCA %s", len ? ", " : "",
+                                    list[i].name);
+    }
+    *out_changed = changed;
+out:
+    pthread_mutex_unlock(&reload_mu);
+    store_ca_list_free(list, n);
+    return rc;
+}

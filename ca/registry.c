@@ -52,8 +52,8 @@ static int pem_append(BIO *b, X509 *cert)
 
 /*
  * A read-only view (signetd's web process, which has no SIGHUP of its own for the CA set) asked
- * for a CA it does not know, or one without a certificate: the CA set is read again
- * (ca_reload_cas), at most once a second whatever the requests ask for.
+ * for a CA it does not know, or one without a certificate: the CA set is completed from the
+ * store (ca_reload_view), at most once a second whatever the requests ask for.
  */
 static void refresh_view(struct ca_ctx *ctx)
 {
@@ -65,10 +65,10 @@ static void refresh_view(struct ca_ctx *ctx)
     if (!(ctx->flags & CA_OPEN_READ_ONLY) || (prev != 0 && now - prev < 1000) ||
         !atomic_compare_exchange_strong(&last, &prev, now))
         return;
-    if (ca_reload_cas(ctx, NULL, NULL, report, sizeof(report), &changed, why) != SIGNET_OK)
-        sg_log(SG_LOG_WARN, "CA set not read again: %s", why);
+    if (ca_reload_view(ctx, report, sizeof(report), &changed, why) != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "CA set not read again from the store: %s", why);
     else if (changed > 0)
-        sg_log(SG_LOG_INFO, "CA set read again: %s", report);
+        sg_log(SG_LOG_INFO, "CA set read again from the store: %s", report);
 }
 
 enum signet_err ca_cert_pem(struct ca_ctx *ctx, const char *name, int chain, char **out,
