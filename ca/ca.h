@@ -648,4 +648,40 @@ struct ca_migrate_result {
 enum signet_err ca_key_migrate(struct ca_ctx *ctx, const struct ca_migrate_opts *o,
                                struct ca_migrate_result *res, char *detail);
 
+/* ---- CA key rollover (rollover.c) ---- */
+
+struct ca_rollover_opts {
+    const char *name;
+    int64_t days;            /* validity of the new certificate; 0 = the current one's */
+    const char *csr_out;     /* when the parent cannot sign now: write a CSR here */
+    const char *import_cert; /* complete a rollover that waited for a ceremony */
+    int retire;              /* drop the previous generation (refused while it has live certs) */
+};
+struct ca_rollover_result {
+    int signed_now;          /* the switch was made: N.crt is the new certificate */
+    int retired;             /* --retire-previous done */
+    char new_key[600];       /* the new key's URI */
+    char previous_key[600];  /* the old key's URI (still on the token) */
+    char previous_cert[1100]; /* where the old certificate now is (public/N-previous.crt) */
+    char csr[1100];          /* the CSR written for a ceremony */
+};
+/*
+ * `signet ca rollover --name N`: new key (label BASE-YYYYMMDD on the CA's token, the same type,
+ * made for backup when the old one was) and a certificate for the same subject, signed by the
+ * parent now or by itself for an online root; else a CSR (csr_out) and N.rollover-pending beside
+ * the certificate until import_cert. The switch rewrites [ca.N]: key = new, previous_key = old,
+ * previous_cert = public/N-previous.crt (written first), then N.crt and the store record.
+ * One previous generation at a time. Refused for a CA on a quorum token (a ceremony's work).
+ */
+enum signet_err ca_rollover(struct ca_ctx *ctx, const struct ca_rollover_opts *o,
+                            struct ca_rollover_result *res, char *detail);
+/*
+ * The previous generation of CA name (from previous_key / previous_cert of [ca.NAME]): its
+ * certificate and its key (pinned to it). For the CRL and OCSP signers: what the old key issued
+ * is revoked and answered for under that key until it expires. SIGNET_E_NOTFOUND when there is
+ * none. Caller frees *out_key (hsm_key_free, after any EVP_PKEY made from it) and *out_cert.
+ */
+enum signet_err ca_previous_generation(struct ca_ctx *ctx, const char *name, X509 **out_cert,
+                                       struct hsm_key **out_key, char *detail);
+
 #endif

@@ -18,8 +18,11 @@ static const char usage_text[] =
     "  demo init DIR\n"
     "  hsm list\n"
     "  hsm keygen --token T --label L --type TYPE\n"
+    "  hsm change-pin --token T [--old-pin-file F] [--new-pin-file F]   (else prompts)\n"
+    "  key migrate --from URI --to URI [--cert F] [--source-so-pin-file F] [--seal]\n"
     "  ca create --name N --parent P --token T --type TYPE --subject DN [--csr-out F] [--days D]\n"
     "  ca import-cert --name N --cert F\n"
+    "  ca rollover --name N [--days D] [--csr-out F | --import-cert F | --retire-previous]\n"
     "  ca list\n"
     "  issue --ca N --profile P --csr F [--out F]   (exit 3: queued for approval)\n"
     "  cert list --ca N [--status issued|revoked|pending]\n"
@@ -244,6 +247,8 @@ static int cmd_ca(const char *conf, int argc, char **argv)
         return usage("ca: create, import-cert or list");
     if (strcmp(argv[0], "create") == 0)
         return ca_create_cmd(conf, argc - 1, argv + 1);
+    if (strcmp(argv[0], "rollover") == 0)
+        return cmd_ca_rollover(conf, argc - 1, argv + 1);
     if (strcmp(argv[0], "list") == 0) {
         if (argc != 1)
             return usage("ca list takes no arguments");

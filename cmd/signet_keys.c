@@ -157,10 +157,54 @@ out:
 
 int cmd_ca_rollover(const char *conf, int argc, char **argv)
 {
+    static const char *const names[] = {"name", "days", "csr-out", "import-cert", NULL};
+    static const char *const required[] = {"name", NULL};
+    struct ca_rollover_opts ro = {0};
+    struct ca_rollover_result res;
+    struct ca_ctx *ctx = NULL;
+    struct opts o;
+    uint64_t days = 0;
     char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
 
-    (void)conf;
-    (void)argc;
-    (void)argv;
-    return fail("ca rollover", SIGNET_E_USAGE, strcpy(detail, "not yet"));
+    ro.retire = take_flag(&argc, argv, "--retire-previous");
+    if (!parse_opts(argc, argv, names, &o) || !need(&o, required))
+        return EXIT_USAGE;
+    if (opt(&o, "days") && !sg_parse_u64(opt(&o, "days"), 1, 36500, &days))
+        return fail("ca rollover", SIGNET_E_USAGE, strcpy(detail, "--days takes 1..36500"));
+    ro.name = opt(&o, "name");
+    ro.days = (int64_t)days;
+    ro.csr_out = opt(&o, "csr-out");
+    ro.import_cert = opt(&o, "import-cert");
+    if (!open_ctx(conf, 0, &ctx))
+        return EXIT_REFUSED;
+    rc = ca_rollover(ctx, &ro, &res, detail);
+    ca_ctx_free(ctx);
+    if (rc != SIGNET_OK)
+        return fail("ca rollover", rc, detail);
+    if (json_out) {
+        printf("{\"name\": ");
+        json_str(ro.name);
+        printf(", \"result\": \"%s\", \"key\": ", res.retired      ? "retired"
+                                                  : res.signed_now ? "switched"
+                                                                   : "csr");
+        json_str(res.new_key);
+        printf(", \"previous_key\": ");
+        json_str(res.previous_key);
+        printf(", \"previous_cert\": ");
+        json_str(res.previous_cert);
+        printf("}\n");
+    } else if (res.retired) {
+        printf("CA %s: previous key %s retired from the configuration (still on the token)\n",
+               ro.name, res.previous_key);
+    } else if (res.signed_now) {
+        printf("CA %s: new key %s certified; previous key %s and certificate %s keep signing "
+               "CRLs and OCSP for what they issued; send SIGHUP to signetd\n",
+               ro.name, res.new_key, res.previous_key, res.previous_cert);
+    } else {
+        printf("CA %s: new key %s; CSR written to %s; after the ceremony run: signet ca "
+               "rollover --name %s --import-cert FILE\n",
+               ro.name, res.new_key, res.csr, ro.name);
+    }
+    return 0;
 }
