@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../../ca/internal.h"
 #include "../../hsmbind/internal.h"
 #include "common.h"
 #include "hsmbind.h"
@@ -341,6 +343,128 @@ static void test_change_pin(void **state)
     hsm_key_free(k);
 }
 
+/* ---- the CA level: ca_change_pin and ca_reload_credentials on a demo PKI ---- */
+
+static char demo_dir[256], demo_conf[300], pin_path[300];
+
+static int demo_setup(void **state)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    (void)state;
+
+    snprintf(demo_dir, sizeof(demo_dir), "/tmp/signet-wrap.XXXXXX");
+    if (mkdtemp(demo_dir) == NULL)
+        return -1;
+    strcat(demo_dir, "/pki");
+    if (ca_demo_init(demo_dir, detail) != SIGNET_OK) {
+        fprintf(stderr, "demo init: %s\n", detail);
+        return -1;
+    }
+    snprintf(demo_conf, sizeof(demo_conf), "%s/signet.conf", demo_dir);
+    snprintf(pin_path, sizeof(pin_path), "%s/hsm/online.pin", demo_dir);
+    return 0;
+}
+
+static int demo_teardown(void **state)
+{
+    char cmd[400];
+    (void)state;
+
+    *strrchr(demo_dir, '/') = '\0';
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", demo_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_pin(const char *pin)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    assert_int_equal(sg_write_file(pin_path, pin, strlen(pin), 0600, detail), SIGNET_OK);
+}
+
+static char *read_pin(void)
+{
+    unsigned char *b = NULL;
+    size_t n = 0;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    assert_int_equal(sg_read_file(pin_path, 256, &b, &n, detail), SIGNET_OK);
+    return (char *)b;
+}
+
+/* Signs with issuing-1's key through the context (what issuance, CRLs and OCSP do). */
+static enum signet_err ca_sign_once(struct ca_ctx *ctx)
+{
+    struct hsm_key *key = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc = ca_ent_hsm_key(ctx, ca_ent_find(ctx, "issuing-1"), &key, detail);
+
+    return rc != SIGNET_OK ? rc : sign_once(key);
+}
+
+static void test_ca_pin_rotation(void **state)
+{
+    struct ca_ctx *ctx = NULL;
+    struct hsm_token *tok = NULL;
+    struct ca_pin_change res;
+    char detail[SIGNET_DETAIL_MAX] = "", *old = NULL, *now = NULL;
+    struct secret *wrong = pin_of("definitely-wrong"), *next = pin_of("rotated-1357"), *cur;
+    size_t n = 0;
+    (void)state;
+
+    assert_int_equal(ca_ctx_open(demo_conf, 0, &ctx, detail), SIGNET_OK);
+    old = read_pin();
+    cur = pin_of(old);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK);
+    assert_int_equal(ca_token(ctx, "online", &tok, detail), SIGNET_OK);
+    /* a wrong old PIN: refused, the file untouched, signing goes on */
+    assert_int_equal(ca_change_pin(ctx, "online", wrong, next, &res, detail), SIGNET_E_PIN);
+    assert_int_equal(res.changed, 0);
+    assert_non_null(strstr(detail, "old PIN is wrong"));
+    now = read_pin();
+    assert_string_equal(now, old);
+    free(now);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK);
+    /* the quorum root: only a ceremony */
+    assert_int_equal(ca_change_pin(ctx, "root", cur, next, &res, detail), SIGNET_E_FORBIDDEN);
+    assert_non_null(strstr(detail, "ceremony"));
+    /* changed by another process, then an outage before the reload: refused for good... */
+    setpin_raw(tok, old, "rotated-1357");
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK); /* sessions stay logged in */
+    outage(tok);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_E_PIN);
+    /* ...until the source holds the new PIN and the reload (signetd's SIGHUP) runs */
+    write_pin("rotated-1357");
+    assert_int_equal(ca_reload_credentials(ctx, &n, detail), SIGNET_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK);
+    /* the reload before the outage: no call fails at all */
+    setpin_raw(tok, "rotated-1357", old);
+    write_pin(old);
+    assert_int_equal(ca_reload_credentials(ctx, &n, detail), SIGNET_OK);
+    outage(tok);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK);
+    /* an unreadable source: the old credential is kept, the error names the token */
+    assert_int_equal(unlink(pin_path), 0);
+    assert_int_not_equal(ca_reload_credentials(ctx, &n, detail), SIGNET_OK);
+    assert_non_null(strstr(detail, "signet-online"));
+    assert_null(strstr(detail, old));
+    outage(tok);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK);
+    /* ca_change_pin through the context: the file is rewritten 0600 */
+    write_pin(old);
+    assert_int_equal(ca_change_pin(ctx, "online", cur, next, &res, detail), SIGNET_OK);
+    assert_int_equal(res.source_updated, 1);
+    now = read_pin();
+    assert_string_equal(now, "rotated-1357");
+    free(now);
+    outage(tok);
+    assert_int_equal(ca_sign_once(ctx), SIGNET_OK);
+    ca_ctx_free(ctx);
+    free(old);
+    secret_free(wrong);
+    secret_free(next);
+    secret_free(cur);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,5 +473,10 @@ int main(void)
         cmocka_unit_test(test_transport),
         cmocka_unit_test(test_change_pin),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    const struct CMUnitTest ca_tests[] = {
+        cmocka_unit_test(test_ca_pin_rotation),
+    };
+    int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    /* after the first group: its tokens are closed, so the module reads the demo's conf */
+    return failed + cmocka_run_group_tests(ca_tests, demo_setup, demo_teardown);
 }
