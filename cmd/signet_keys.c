@@ -91,8 +91,8 @@ int cmd_key(const char *conf, int argc, char **argv)
         printf("proof: the new key signed a random message that the certificate of %s "
                "verifies\n",
                res.ca[0] ? res.ca : mo.cert_path);
-        printf("next: set key = %s in [ca.%s] of %s, then reload signetd (SIGHUP); the source "
-               "key is still on its token until you remove it\n",
+        printf("next: set key = %s in [ca.%s] of %s, then restart signetd; the source key is "
+               "still on its token until you remove it\n",
                res.new_uri, res.ca[0] ? res.ca : "NAME", conf);
     }
     return 0;
@@ -199,7 +199,8 @@ int cmd_ca_rollover(const char *conf, int argc, char **argv)
                ro.name, res.previous_key);
     } else if (res.signed_now) {
         printf("CA %s: new key %s certified; previous key %s and certificate %s keep signing "
-               "CRLs and OCSP for what they issued; send SIGHUP to signetd\n",
+               "CRLs and OCSP for what they issued; restart signetd (its SIGHUP reload refuses a "
+               "changed key)\n",
                ro.name, res.new_key, res.previous_key, res.previous_cert);
     } else {
         printf("CA %s: new key %s; CSR written to %s; after the ceremony run: signet ca "
