@@ -31,7 +31,9 @@ static const struct {
     [OP_CROSS_SIGN] = {"cross-sign", " operation ca cert profile not_before not_after out ",
                        " ca cert profile not_before not_after out "},
     [OP_ROOT_CRL] = {"root-crl", " operation ca ", " ca "},
-    [OP_ROOT_ROLLOVER] = {"root-rollover", " operation ca ", " ca "},
+    [OP_ROOT_ROLLOVER] = {"root-rollover",
+                          " operation ca new_ca subject type days profile out_dir ",
+                          " ca new_ca subject type profile out_dir "},
 };
 
 /* A ceremony file read and checked. */
@@ -564,6 +566,51 @@ out:
     return rc;
 }
 
+/* See ceremony_internal.h: ceremony steps the rollover shares. */
+enum signet_err cer_activate(struct ca_ctx *ctx, struct ca_ent *ca,
+                             const struct ca_ceremony_opts *o, EVP_PKEY **key, char *shares,
+                             size_t cap, char *detail)
+{
+    return activate(ctx, ca, o, key, shares, cap, detail);
+}
+
+enum signet_err cer_record(struct ca_ctx *ctx, const struct cer_tbs_in *in, const char *profile,
+                           enum store_cert_state state, const unsigned char *bytes, size_t len,
+                           char *detail)
+{
+    return record(ctx, in, profile, state, bytes, len, detail);
+}
+
+enum signet_err cer_write_out(const char *path, const unsigned char *der, size_t len, char *detail)
+{
+    return write_out(path, der, len, detail);
+}
+
+/* root-rollover: the file's keys handed to ceremony_rollover.c. */
+static enum signet_err run_rollover(struct ca_ctx *ctx, const struct cer *c,
+                                    const struct ca_ceremony_opts *o, struct ca_ceremony_result *r,
+                                    char *detail)
+{
+    struct cer_roll_in f = {.file = c->file,
+                            .hash = c->hash,
+                            .ca = get(c, "ca"),
+                            .new_ca = get(c, "new_ca"),
+                            .subject = get(c, "subject"),
+                            .type = get(c, "type"),
+                            .days = get(c, "days"),
+                            .profile = get(c, "profile"),
+                            .opts = o};
+    char *dir = cer_path(c, "out_dir");
+    enum signet_err rc;
+
+    if (dir == NULL)
+        return SIGNET_E_NOMEM;
+    f.out_dir = dir;
+    rc = cer_run_rollover(ctx, &f, r, detail);
+    free(dir);
+    return rc;
+}
+
 enum signet_err ca_ceremony_run(struct ca_ctx *ctx, const struct ca_ceremony_opts *o,
                                 struct ca_ceremony_result *out, char *detail)
 {
@@ -584,6 +631,9 @@ enum signet_err ca_ceremony_run(struct ca_ctx *ctx, const struct ca_ceremony_opt
         break;
     case OP_ROOT_CRL:
         rc = run_root_crl(ctx, &c, o, out, detail);
+        break;
+    case OP_ROOT_ROLLOVER:
+        rc = run_rollover(ctx, &c, o, out, detail);
         break;
     default:
         sg_detail(detail,

@@ -47,4 +47,33 @@ void cer_sha256_hex(const void *data, size_t len, char *out);
 enum signet_err cer_transcript_append(struct ca_ctx *ctx, struct ca_ent *ca, EVP_PKEY *key,
                                       const char *text, char *detail);
 
+/* ---- root-rollover (ceremony_rollover.c) ---- */
+
+/* A root-rollover ceremony file's keys (paths resolved) and the run's options. */
+struct cer_roll_in {
+    const char *file, *hash; /* the ceremony file and its SHA-256 */
+    const char *ca;          /* the current root */
+    const char *new_ca;      /* [ca.NEW]: no parent, key on a quorum token, no certificate yet */
+    const char *subject, *type, *days, *profile;
+    const char *out_dir; /* where the two cross certificates go */
+    const struct ca_ceremony_opts *opts;
+};
+
+/*
+ * root-rollover: the new root's key and self-signed certificate (ca_make), the new root signed
+ * by the old and the old by the new (profile's extensions, linted, recorded, verified), a
+ * transcript signed by the old root. The dry run builds and lints all three with a stand-in key.
+ */
+enum signet_err cer_run_rollover(struct ca_ctx *ctx, const struct cer_roll_in *f,
+                                 struct ca_ceremony_result *res, char *detail);
+
+/* ceremony.c's steps, for the rollover: activation, store records, writing a certificate. */
+enum signet_err cer_activate(struct ca_ctx *ctx, struct ca_ent *ca,
+                             const struct ca_ceremony_opts *o, EVP_PKEY **key, char *shares,
+                             size_t cap, char *detail);
+enum signet_err cer_record(struct ca_ctx *ctx, const struct cer_tbs_in *in, const char *profile,
+                           enum store_cert_state state, const unsigned char *bytes, size_t len,
+                           char *detail);
+enum signet_err cer_write_out(const char *path, const unsigned char *der, size_t len, char *detail);
+
 #endif
