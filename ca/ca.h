@@ -658,12 +658,12 @@ struct ca_rollover_opts {
     int retire;              /* drop the previous generation (refused while it has live certs) */
 };
 struct ca_rollover_result {
-    int signed_now;          /* the switch was made: N.crt is the new certificate */
-    int retired;             /* --retire-previous done */
-    char new_key[600];       /* the new key's URI */
-    char previous_key[600];  /* the old key's URI (still on the token) */
+    int signed_now;           /* the switch was made: N.crt is the new certificate */
+    int retired;              /* --retire-previous done */
+    char new_key[600];        /* the new key's URI */
+    char previous_key[600];   /* the old key's URI (still on the token) */
     char previous_cert[1100]; /* where the old certificate now is (public/N-previous.crt) */
-    char csr[1100];          /* the CSR written for a ceremony */
+    char csr[1100];           /* the CSR written for a ceremony */
 };
 /*
  * `signet ca rollover --name N`: new key (label BASE-YYYYMMDD on the CA's token, the same type,
