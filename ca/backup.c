@@ -5,9 +5,10 @@
  *   conf/signet.conf       the configuration
  *   files/REL              policies/, public/, clients/ (REL: relative to the configuration)
  *   store/data.mdb         compacted copy of the live store
- *   keys/index             "label token id-hex extractable" per backed-up key
- *   keys/LABEL.wrapped     CKM_AES_KEY_WRAP_PAD of the key under wrapkey
- *   wrapkey                the per-backup AES-256 wrapping key
+ *   keys/index             "label token extractable" per key of an online token
+ *   keys/LABEL.wrapped     CKM_AES_KEY_WRAP_PAD of the key under its token's backup KEK
+ *   keys/TOKEN.kek.FP      that KEK wrapped with RSA-OAEP to the recipient whose SPKI hash
+ *                          starts with FP
  *   roottoken/UUID/FILE    an offline SoftHSM2 token's files (still sealed by its credential)
  */
 #include "internal.h"
@@ -17,6 +18,7 @@
 #include <limits.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,85 +253,120 @@ static size_t token_keys(struct ca_ctx *ctx, struct ca_token_ent *t, struct ca_b
     return n;
 }
 
-/* Wraps the keys of one online token and adds them (keys/LABEL.wrapped, index lines). */
+/* "keys/TOKEN.kek.FP": FP the first 16 hex digits of the SHA-256 of the recipient's SPKI. */
+int ca_bk_kek_name(const char *token, EVP_PKEY *recipient, char *out, size_t cap)
+{
+    unsigned char *der = NULL, md[32];
+    char hex[65];
+    int len = i2d_PUBKEY(recipient, &der);
+
+    if (len <= 0)
+        return 0;
+    SHA256(der, (size_t)len, md);
+    OPENSSL_free(der);
+    sg_hex_encode(md, 32, hex);
+    snprintf(out, cap, "keys/%s.kek.%.16s", token, hex);
+    return 1;
+}
+
+/* Wraps the keys of one online token and adds them (keys/LABEL.wrapped, KEKs, index lines). */
 static enum signet_err wrap_token(struct ca_ctx *ctx, struct ca_token_ent *t, struct ca_bk_arc *a,
-                                  const unsigned char *k, char *index, size_t icap, size_t *nkeys,
+                                  STACK_OF(X509) * recips, char *index, size_t icap, size_t *nkeys,
                                   char *detail)
 {
+    size_t nr = (size_t)sk_X509_num(recips), n, nkek = 0;
     struct ca_bk_key *keys = calloc(ctx->ncas + 1, sizeof(*keys));
-    struct secret *pin = NULL, *so = NULL;
-    char sect[CA_NAME_MAX + 8], name[300], idhex[129];
-    const char *sospec;
-    size_t n;
+    struct ca_bk_kek *keks = calloc(nr, sizeof(*keks));
+    EVP_PKEY **rp = calloc(nr, sizeof(*rp));
+    char name[300];
     enum signet_err rc = SIGNET_E_NOMEM;
 
-    if (keys == NULL)
-        return rc;
-    snprintf(sect, sizeof(sect), "token.%s", t->name);
-    if ((n = token_keys(ctx, t, keys, ctx->ncas + 1)) == 0) {
-        rc = SIGNET_OK;
+    if (keys == NULL || keks == NULL || rp == NULL)
         goto out;
-    }
-    if ((sospec = sg_conf_get(ctx->conf, sect, "so_pin")) == NULL) {
-        sg_detail(detail,
-                  "backup: [%s] so_pin is not set: the token's security officer must import the "
-                  "trusted backup wrapping key (docs/backup.md)",
-                  sect);
-        rc = SIGNET_E_CONFIG;
-        goto out;
-    }
-    if ((rc = secret_load(t->pin, sg_conf_dir(ctx->conf), "user PIN", &pin, detail)) != SIGNET_OK ||
-        (rc = secret_load(sospec, sg_conf_dir(ctx->conf), "SO PIN", &so, detail)) != SIGNET_OK)
-        goto out;
-    if ((rc = ca_bk_wrap(t->module, t->label, so, pin, k, keys, n, detail)) != SIGNET_OK)
+    for (size_t r = 0; r < nr; r++)
+        rp[r] = X509_get0_pubkey(sk_X509_value(recips, (int)r));
+    rc = SIGNET_OK;
+    if ((n = token_keys(ctx, t, keys, ctx->ncas + 1)) == 0 ||
+        (rc = ca_bk_wrap(ctx, t, keys, n, rp, nr, keks, detail)) != SIGNET_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(index);
-        sg_hex_encode(keys[i].id, keys[i].idlen, idhex);
-        snprintf(index + len, icap - len, "%s %s %s %d\n", keys[i].label, t->name,
-                 keys[i].idlen ? idhex : "-", keys[i].extractable);
-        if (!keys[i].extractable) {
-            sg_log(SG_LOG_WARN, "backup: key %s on %s is not marked for backup (not extractable)",
-                   keys[i].label, t->label);
-            continue;
-        }
+        snprintf(index + len, icap - len, "%s %s %d\n", keys[i].label, t->name,
+                 keys[i].extractable);
         snprintf(name, sizeof(name), "keys/%s.wrapped", keys[i].label);
-        if (!ca_bk_add(a, name, keys[i].wrapped, keys[i].wrapped_len)) {
+        if (keys[i].extractable && !ca_bk_add(a, name, keys[i].wrapped, keys[i].wrapped_len)) {
             rc = SIGNET_E_NOMEM;
             goto out;
         }
-        (*nkeys)++;
+        *nkeys += keys[i].extractable;
+    }
+    for (size_t r = 0; r < nr && rc == SIGNET_OK; r++) {
+        if (keks[r].blob == NULL)
+            continue;
+        nkek++;
+        if (!ca_bk_kek_name(t->name, rp[r], name, sizeof(name)) ||
+            !ca_bk_add(a, name, keks[r].blob, keks[r].len))
+            rc = SIGNET_E_NOMEM;
+    }
+    if (rc == SIGNET_OK && nkek == 0) {
+        sg_detail(detail, "backup: no RSA certificate among [backup] recipients: the token's "
+                          "key-encryption key is exported with RSA-OAEP to an RSA recipient");
+        rc = SIGNET_E_CONFIG;
     }
 out:
-    secret_free(pin);
-    secret_free(so);
+    for (size_t r = 0; keks != NULL && r < nr; r++)
+        free(keks[r].blob);
+    free(keks);
+    free(rp);
     ca_bk_keys_free(keys, ctx->ncas + 1);
     return rc;
 }
 
-/* Wraps the keys of every online token (before hsmbind logs in to them). */
-static enum signet_err add_keys(struct ca_ctx *ctx, struct ca_bk_arc *a, size_t *nkeys,
-                                char *detail)
+/* Wraps the keys of every online token under its KEK (the user's login only). */
+static enum signet_err add_keys(struct ca_ctx *ctx, struct ca_bk_arc *a, STACK_OF(X509) * recips,
+                                size_t *nkeys, char *detail)
 {
-    unsigned char k[CA_BK_WRAPKEY_LEN];
-    size_t icap = 64 + ctx->ncas * 400 + 400;
+    size_t icap = 64 + ctx->ncas * 300 + 300;
     char *index = calloc(1, icap);
-    enum signet_err rc = SIGNET_E_CRYPTO;
+    enum signet_err rc = SIGNET_OK;
 
     if (index == NULL)
         return SIGNET_E_NOMEM;
-    if (RAND_priv_bytes(k, sizeof(k)) != 1)
-        goto out;
-    rc = SIGNET_OK;
     for (size_t i = 0; i < ctx->ntokens && rc == SIGNET_OK; i++)
         if (!ca_token_is_quorum(&ctx->tokens[i]))
-            rc = wrap_token(ctx, &ctx->tokens[i], a, k, index, icap, nkeys, detail);
-    if (rc == SIGNET_OK &&
-        (!ca_bk_add(a, "keys/index", index, strlen(index)) || !ca_bk_add(a, "wrapkey", k, 32)))
+            rc = wrap_token(ctx, &ctx->tokens[i], a, recips, index, icap, nkeys, detail);
+    if (rc == SIGNET_OK && !ca_bk_add(a, "keys/index", index, strlen(index)))
         rc = SIGNET_E_NOMEM;
-out:
-    OPENSSL_cleanse(k, sizeof(k));
     free(index);
+    return rc;
+}
+
+enum signet_err ca_backup_kek_init(struct ca_ctx *ctx, const char *token, int replace, char *detail)
+{
+    enum signet_err rc = SIGNET_E_NOTFOUND;
+    char sect[CA_NAME_MAX + 8];
+
+    sg_detail(detail, "no online [token.%s] in the configuration", token ? token : "*");
+    for (size_t i = 0; i < ctx->ntokens; i++) {
+        struct ca_token_ent *t = &ctx->tokens[i];
+        struct secret *so = NULL;
+        const char *spec;
+        if (ca_token_is_quorum(t) || (token != NULL && strcmp(token, t->name) != 0))
+            continue;
+        snprintf(sect, sizeof(sect), "token.%s", t->name);
+        if ((spec = sg_conf_get(ctx->conf, sect, "so_pin")) == NULL) {
+            sg_detail(detail,
+                      "[%s] so_pin is not set: the Security Officer makes the trusted "
+                      "backup key-encryption key",
+                      sect);
+            return SIGNET_E_CONFIG;
+        }
+        if ((rc = secret_load(spec, sg_conf_dir(ctx->conf), "SO PIN", &so, detail)) == SIGNET_OK)
+            rc = ca_bk_kek_init(t, so, replace, detail);
+        secret_free(so);
+        if (rc != SIGNET_OK)
+            return rc;
+    }
     return rc;
 }
 
@@ -392,7 +429,7 @@ static enum signet_err recipients_load(struct ca_ctx *ctx, STACK_OF(X509) * *out
 }
 
 /* Collects every part of the archive. */
-static enum signet_err collect(struct ca_ctx *ctx, struct ca_bk_arc *a,
+static enum signet_err collect(struct ca_ctx *ctx, struct ca_bk_arc *a, STACK_OF(X509) * recips,
                                ca_backup_progress_fn progress, struct ca_backup_summary *sum,
                                char *detail)
 {
@@ -400,7 +437,7 @@ static enum signet_err collect(struct ca_ctx *ctx, struct ca_bk_arc *a,
     enum signet_err rc;
 
     step(progress, "wrapping the keys marked for backup in their tokens");
-    if ((rc = add_keys(ctx, a, &sum->keys, detail)) != SIGNET_OK)
+    if ((rc = add_keys(ctx, a, recips, &sum->keys, detail)) != SIGNET_OK)
         return rc;
     step(progress, "copying the store (compacted, consistent while signetd writes)");
     if ((rc = add_store(ctx, a, detail)) != SIGNET_OK)
@@ -443,7 +480,7 @@ enum signet_err ca_backup_create(struct ca_ctx *ctx, const char *out,
 
     memset(sum, 0, sizeof(*sum));
     if ((rc = recipients_load(ctx, &recips, detail)) != SIGNET_OK ||
-        (rc = collect(ctx, &a, progress, sum, detail)) != SIGNET_OK)
+        (rc = collect(ctx, &a, recips, progress, sum, detail)) != SIGNET_OK)
         goto out;
     step(progress, "signing (CMS SignedData, backup signer in the HSM) and encrypting");
     if ((rc = signer_load(ctx, &key, &evp, &signer, detail)) != SIGNET_OK ||

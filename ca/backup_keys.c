@@ -1,351 +1,171 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Backup key wrapping (docs/backup.md): CA keys marked for backup (CKA_EXTRACTABLE and
- * CKA_WRAP_WITH_TRUSTED, made with HSM_KEYGEN_BACKUP) are wrapped on their token with
- * CKM_AES_KEY_WRAP_PAD under a per-backup AES-256 key that the token's security officer imports
- * as a trusted (CKA_TRUSTED) session object; on restore the same key unwraps them into the new
- * token. hsmbind keeps its sessions to itself, so these few calls use their own sessions on the
- * same loaded module (C_Initialize answering "already initialised" is fine; nothing here
- * finalises the module, and one block of calls runs before hsmbind logs in to the token).
+ * Backup key wrapping through hsmbind's wrap API (docs/backup.md).
+ *
+ * Each online token holds one trusted key-encryption key, "signet-backup-kek" (AES-256,
+ * CKA_TRUSTED, made by the Security Officer once: demo init, `signet backup init-kek`, or a
+ * restore). Keys marked for backup (HSM_KEYGEN_BACKUP: CKA_EXTRACTABLE with
+ * CKA_WRAP_WITH_TRUSTED) are wrapped under it with CKM_AES_KEY_WRAP_PAD in the user's login, so
+ * a backup needs no SO login while signetd runs. The KEK itself leaves the token only wrapped
+ * with RSA-OAEP to each RSA backup recipient; on restore the recipient's key recovers it, it is
+ * wrapped again to a transport pair made on the new token and unwrapped there, and the keys are
+ * unwrapped under it (each proved by a signature against its certificate's public key).
  */
 #include "internal.h"
 
-#include <dlfcn.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <p11-kit/pkcs11.h>
+#include <openssl/rsa.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct bk_p11 {
-    void *dl;
-    CK_FUNCTION_LIST_PTR fn;
-    CK_SESSION_HANDLE s;
-    int open;
-};
+#define KEK_LABEL       "signet-backup-kek"
+#define KEK_IN_LABEL    "signet-restore-kek"
+#define TRANSPORT_LABEL "signet-restore-transport"
+#define KEK_BLOB_MAX    1024 /* RSA-OAEP of 32 bytes under a key of up to 8192 bits */
 
-/* Loads the module, initialises it (already-initialised is fine) and opens a R/W session on
- * the token with label. */
-static enum signet_err p11_open(struct bk_p11 *p, const char *module, const char *label,
-                                char *detail)
+/* Opens the token of t without the user PIN (for the SO's work). */
+static enum signet_err open_no_login(const struct ca_token_ent *t, struct hsm_token **out,
+                                     char *detail)
 {
-    CK_C_GetFunctionList gfl;
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = 64;
-    CK_TOKEN_INFO ti;
-    char want[32];
-    CK_RV rv;
+    struct hsm_token_config cfg;
 
-    memset(p, 0, sizeof(*p));
-    memset(want, ' ', sizeof(want));
-    memcpy(want, label, strlen(label) < 32 ? strlen(label) : 32);
-    if ((p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL ||
-        (gfl = (CK_C_GetFunctionList)dlsym(p->dl, "C_GetFunctionList")) == NULL ||
-        gfl(&p->fn) != CKR_OK) {
-        sg_detail(detail, "PKCS#11 module %s will not load", module);
-        return SIGNET_E_CONFIG;
-    }
-    rv = p->fn->C_Initialize(NULL);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        sg_detail(detail, "PKCS#11 module %s: C_Initialize: 0x%lx", module, (unsigned long)rv);
-        return SIGNET_E_HSM;
-    }
-    if ((rv = p->fn->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK)
-        n = 0;
-    for (CK_ULONG i = 0; i < n; i++) {
-        if (p->fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK || memcmp(ti.label, want, 32) != 0)
-            continue;
-        rv = p->fn->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->s);
-        if (rv != CKR_OK) {
-            sg_detail(detail, "token %s: C_OpenSession: 0x%lx", label, (unsigned long)rv);
-            return SIGNET_E_HSM;
-        }
-        p->open = 1;
-        return SIGNET_OK;
-    }
-    sg_detail(detail, "no token labelled %s in %s", label, module);
-    return SIGNET_E_NOTFOUND;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.module = t->module;
+    cfg.token_label = t->label;
+    cfg.init_reserved = t->init_reserved;
+    cfg.pool_size = 1;
+    return hsm_token_open(&cfg, NULL, out, detail);
 }
 
-/* Logs out (when logged in here) and closes the session. */
-static void p11_close(struct bk_p11 *p)
+enum signet_err ca_bk_kek_init(const struct ca_token_ent *t, const struct secret *so_pin,
+                               int replace, char *detail)
 {
-    if (p->open) {
-        p->fn->C_Logout(p->s);
-        p->fn->C_CloseSession(p->s);
-    }
-    if (p->dl != NULL)
-        dlclose(p->dl);
-    memset(p, 0, sizeof(*p));
-}
-
-/* C_Login as user type; an existing login of the same user is fine. */
-static enum signet_err p11_login(struct bk_p11 *p, CK_USER_TYPE who, const struct secret *pin,
-                                 const char *label, char *detail)
-{
-    CK_RV rv = p->fn->C_Login(p->s, who, (CK_UTF8CHAR_PTR)secret_data(pin), secret_len(pin));
-
-    if (rv == CKR_OK || (rv == CKR_USER_ALREADY_LOGGED_IN && who == CKU_USER))
-        return SIGNET_OK;
-    sg_detail(detail, "token %s: the %s credential was refused (0x%lx)", label,
-              who == CKU_SO ? "security officer's" : "user", (unsigned long)rv);
-    return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? SIGNET_E_PIN : SIGNET_E_HSM;
-}
-
-/* Imports k as a public session AES key allowed to wrap and unwrap (trusted when asked). */
-static CK_RV import_wrap_key(struct bk_p11 *p, const unsigned char k[CA_BK_WRAPKEY_LEN],
-                             int trusted, CK_OBJECT_HANDLE *out)
-{
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    char label[] = "signet-backup-wrap";
-    CK_ATTRIBUTE t[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_TOKEN, &no, sizeof(no)},          {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},    {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_WRAP, &yes, sizeof(yes)},         {CKA_UNWRAP, &yes, sizeof(yes)},
-        {CKA_LABEL, label, sizeof(label) - 1}, {CKA_VALUE, (void *)k, CA_BK_WRAPKEY_LEN},
-        {CKA_TRUSTED, &yes, sizeof(yes)},
-    };
-    return p->fn->C_CreateObject(p->s, t, trusted ? 11 : 10, out);
-}
-
-/* Finds the private key labelled label. */
-static CK_RV find_priv(struct bk_p11 *p, const char *label, CK_OBJECT_HANDLE *out)
-{
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
-    CK_ULONG n = 0;
-    CK_RV rv;
-
-    if ((rv = p->fn->C_FindObjectsInit(p->s, t, 2)) != CKR_OK)
-        return rv;
-    rv = p->fn->C_FindObjects(p->s, out, 1, &n);
-    p->fn->C_FindObjectsFinal(p->s);
-    return rv != CKR_OK ? rv : n == 1 ? CKR_OK : CKR_KEY_HANDLE_INVALID;
-}
-
-/* Wraps one key (fills b); a key that is not extractable is marked so, not an error. */
-static enum signet_err wrap_one(struct bk_p11 *p, CK_OBJECT_HANDLE wk, struct ca_bk_key *b,
-                                char *detail)
-{
-    CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-    CK_OBJECT_HANDLE h;
-    CK_BBOOL ext = CK_FALSE;
-    CK_ULONG len = 0;
-    CK_ATTRIBUTE a[] = {{CKA_EXTRACTABLE, &ext, sizeof(ext)}, {CKA_ID, b->id, sizeof(b->id)}};
-    CK_RV rv;
-
-    if ((rv = find_priv(p, b->label, &h)) != CKR_OK) {
-        sg_detail(detail, "key %s: not found on its token (0x%lx)", b->label, (unsigned long)rv);
-        return SIGNET_E_NOTFOUND;
-    }
-    if ((rv = p->fn->C_GetAttributeValue(p->s, h, a, 2)) != CKR_OK) {
-        sg_detail(detail, "key %s: attributes unreadable (0x%lx)", b->label, (unsigned long)rv);
-        return SIGNET_E_HSM;
-    }
-    b->idlen = a[1].ulValueLen;
-    if (!ext) {
-        b->extractable = 0;
-        return SIGNET_OK;
-    }
-    b->extractable = 1;
-    if ((rv = p->fn->C_WrapKey(p->s, &m, wk, h, NULL, &len)) != CKR_OK || len == 0 ||
-        len > CA_BK_WRAPPED_MAX || (b->wrapped = malloc(len)) == NULL ||
-        (rv = p->fn->C_WrapKey(p->s, &m, wk, h, b->wrapped, &len)) != CKR_OK) {
-        sg_detail(detail, "key %s: the token would not wrap it under the backup key (0x%lx)",
-                  b->label, (unsigned long)rv);
-        return SIGNET_E_HSM;
-    }
-    b->wrapped_len = len;
-    return SIGNET_OK;
-}
-
-enum signet_err ca_bk_wrap(const char *module, const char *token_label, const struct secret *so_pin,
-                           const struct secret *user_pin, const unsigned char k[CA_BK_WRAPKEY_LEN],
-                           struct ca_bk_key *keys, size_t n, char *detail)
-{
-    struct bk_p11 p;
-    CK_OBJECT_HANDLE wk;
+    struct hsm_token *tok = NULL;
     enum signet_err rc;
-    CK_RV rv;
 
-    if ((rc = p11_open(&p, module, token_label, detail)) != SIGNET_OK)
-        goto out;
-    /* only the security officer may set CKA_TRUSTED: import the wrapping key as the SO */
-    if ((rc = p11_login(&p, CKU_SO, so_pin, token_label, detail)) != SIGNET_OK)
-        goto out;
-    if ((rv = import_wrap_key(&p, k, 1, &wk)) != CKR_OK) {
-        sg_detail(detail, "token %s: the backup wrapping key could not be imported (0x%lx)",
-                  token_label, (unsigned long)rv);
-        rc = SIGNET_E_HSM;
-        goto out;
-    }
-    p.fn->C_Logout(p.s);
-    if ((rc = p11_login(&p, CKU_USER, user_pin, token_label, detail)) != SIGNET_OK)
-        goto out;
-    for (size_t i = 0; i < n && rc == SIGNET_OK; i++)
-        rc = wrap_one(&p, wk, &keys[i], detail);
-    p.fn->C_DestroyObject(p.s, wk);
-out:
-    p11_close(&p);
+    if ((rc = open_no_login(t, &tok, detail)) != SIGNET_OK)
+        return rc;
+    if (replace)
+        hsm_object_destroy(tok, KEK_LABEL, NULL, NULL);
+    rc = hsm_wrapkey_generate(tok, KEK_LABEL, HSM_WRAPKEY_TRUSTED | HSM_WRAPKEY_EXTRACTABLE, so_pin,
+                              detail);
+    hsm_token_free(tok);
     return rc;
 }
 
-/* The DER OBJECT IDENTIFIER of an EC or Ed25519 key's curve into out; its length or 0. */
-static size_t curve_der(EVP_PKEY *pub, unsigned char *out, size_t cap)
+/* The pkcs11: URI of label on token t. */
+static void key_uri(const struct ca_token_ent *t, const char *label, char *out, size_t cap)
 {
-    char name[64] = "";
-    ASN1_OBJECT *obj = NULL;
-    unsigned char *q = out;
-    int nid, len;
-
-    if (EVP_PKEY_is_a(pub, "ED25519"))
-        nid = NID_ED25519;
-    else if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name),
-                                             NULL) ||
-             (nid = OBJ_sn2nid(name)) == NID_undef)
-        if ((nid = OBJ_txt2nid(name)) == NID_undef)
-            return 0;
-    if ((obj = OBJ_nid2obj(nid)) == NULL || (len = i2d_ASN1_OBJECT(obj, NULL)) <= 0 ||
-        (size_t)len > cap)
-        return 0;
-    i2d_ASN1_OBJECT(obj, &q);
-    return (size_t)len;
+    snprintf(out, cap, "pkcs11:token=%s;object=%s", t->label, label);
 }
 
-/* Creates the public half (label, id) from pub, as keygen would have. */
-static enum signet_err make_public(struct bk_p11 *p, const struct ca_bk_key *b, EVP_PKEY *pub,
-                                   char *detail)
+enum signet_err ca_bk_wrap(struct ca_ctx *ctx, struct ca_token_ent *t, struct ca_bk_key *keys,
+                           size_t n, EVP_PKEY *const *recips, size_t nrecips,
+                           struct ca_bk_kek *keks, char *detail)
 {
-    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_KEY_TYPE kt;
-    CK_OBJECT_HANDLE h;
-    unsigned char params[32], pt[160], ptder[164], n_[1024], e_[16];
-    size_t plen = 0, ptlen = 0, nlen = 0, elen = 0;
-    BIGNUM *bn_n = NULL, *bn_e = NULL;
-    CK_ATTRIBUTE t[8] = {
-        {CKA_CLASS, &cls, sizeof(cls)},   {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_TOKEN, &yes, sizeof(yes)},   {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_VERIFY, &yes, sizeof(yes)},  {CKA_LABEL, (void *)b->label, strlen(b->label)},
-        {CKA_ID, (void *)b->id, b->idlen}};
-    CK_RV rv;
+    struct hsm_token *tok = NULL;
+    char uri[600], why[SIGNET_DETAIL_MAX];
+    enum signet_err rc;
 
-    if (EVP_PKEY_is_a(pub, "RSA")) {
-        kt = CKK_RSA;
-        if (!EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &bn_n) ||
-            !EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &bn_e) ||
-            (nlen = (size_t)BN_num_bytes(bn_n)) > sizeof(n_) ||
-            (elen = (size_t)BN_num_bytes(bn_e)) > sizeof(e_)) {
-            BN_free(bn_n);
-            BN_free(bn_e);
-            sg_detail(detail, "key %s: unusable RSA public key", b->label);
-            return SIGNET_E_INVALID;
+    if ((rc = ca_token(ctx, t->name, &tok, detail)) != SIGNET_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct hsm_key *k = NULL;
+        key_uri(t, keys[i].label, uri, sizeof(uri));
+        if ((rc = hsm_key_find(tok, uri, &k, detail)) != SIGNET_OK)
+            return rc;
+        rc = hsm_wrap(k, KEK_LABEL, &keys[i].wrapped, &keys[i].wrapped_len, why);
+        hsm_key_free(k);
+        if (rc == SIGNET_E_FORBIDDEN) { /* not marked for backup: it stays on its token */
+            sg_log(SG_LOG_WARN, "backup: %s is not in the backup: %s", keys[i].label, why);
+            keys[i].extractable = 0;
+            continue;
         }
-        BN_bn2bin(bn_n, n_);
-        BN_bn2bin(bn_e, e_);
-        BN_free(bn_n);
-        BN_free(bn_e);
-        t[7] = (CK_ATTRIBUTE){CKA_MODULUS, n_, nlen};
-        CK_ATTRIBUTE t2[9];
-        memcpy(t2, t, sizeof(t));
-        t2[8] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, e_, elen};
-        rv = p->fn->C_CreateObject(p->s, t2, 9, &h);
-    } else {
-        kt = EVP_PKEY_is_a(pub, "ED25519") ? CKK_EC_EDWARDS : CKK_EC;
-        if ((plen = curve_der(pub, params, sizeof(params))) == 0 ||
-            !EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
-                                             sizeof(pt), &ptlen) ||
-            ptlen > 127) {
-            sg_detail(detail, "key %s: unusable EC public key", b->label);
-            return SIGNET_E_INVALID;
+        if (rc != SIGNET_OK) {
+            sg_detail(detail,
+                      "backup: key %s: %s (is %s on token %s? `signet backup init-kek` makes it)",
+                      keys[i].label, why, KEK_LABEL, t->label);
+            return rc;
         }
-        ptder[0] = 0x04; /* the point as a DER OCTET STRING (PKCS#11 2.40 CKA_EC_POINT) */
-        ptder[1] = (unsigned char)ptlen;
-        memcpy(ptder + 2, pt, ptlen);
-        t[7] = (CK_ATTRIBUTE){CKA_EC_PARAMS, params, plen};
-        CK_ATTRIBUTE t2[9];
-        memcpy(t2, t, sizeof(t));
-        t2[8] = (CK_ATTRIBUTE){CKA_EC_POINT, ptder, ptlen + 2};
-        rv = p->fn->C_CreateObject(p->s, t2, 9, &h);
+        keys[i].extractable = 1;
     }
-    if (rv != CKR_OK) {
-        sg_detail(detail, "key %s: the public key could not be created (0x%lx)", b->label,
-                  (unsigned long)rv);
-        return SIGNET_E_HSM;
+    for (size_t r = 0; r < nrecips; r++) {
+        keks[r].blob = NULL;
+        if (!EVP_PKEY_is_a(recips[r], "RSA"))
+            continue;
+        if ((rc = hsm_wrapkey_export(tok, KEK_LABEL, recips[r], &keks[r].blob, &keks[r].len,
+                                     detail)) != SIGNET_OK)
+            return rc;
     }
     return SIGNET_OK;
 }
 
-/* Unwraps one key with wk as a token private key marked for backup again. */
-static enum signet_err unwrap_one(struct bk_p11 *p, CK_OBJECT_HANDLE wk, const struct ca_bk_key *b,
-                                  EVP_PKEY *pub, char *detail)
+/* RSA-OAEP (SHA-1, MGF1-SHA-1: what SoftHSM accepts) with key, decrypt or encrypt. */
+static int oaep(EVP_PKEY *key, int decrypt, const unsigned char *in, size_t len, unsigned char *out,
+                size_t *out_len)
 {
-    CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_KEY_TYPE kt = EVP_PKEY_is_a(pub, "RSA")       ? CKK_RSA
-                     : EVP_PKEY_is_a(pub, "ED25519") ? CKK_EC_EDWARDS
-                                                     : CKK_EC;
-    CK_BBOOL yes = CK_TRUE;
-    CK_OBJECT_HANDLE h;
-    CK_ATTRIBUTE t[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},
-        {CKA_SIGN, &yes, sizeof(yes)},
-        {CKA_EXTRACTABLE, &yes, sizeof(yes)},
-        {CKA_WRAP_WITH_TRUSTED, &yes, sizeof(yes)},
-        {CKA_LABEL, (void *)b->label, strlen(b->label)},
-        {CKA_ID, (void *)b->id, b->idlen},
-    };
-    CK_RV rv;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    int ok = c != NULL && (decrypt ? EVP_PKEY_decrypt_init(c) : EVP_PKEY_encrypt_init(c)) == 1 &&
+             EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha1()) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha1()) == 1 &&
+             (decrypt ? EVP_PKEY_decrypt(c, out, out_len, in, len)
+                      : EVP_PKEY_encrypt(c, out, out_len, in, len)) == 1;
 
-    if (find_priv(p, b->label, &h) == CKR_OK) {
-        sg_detail(detail, "key %s: the new token already holds a key with that label", b->label);
-        return SIGNET_E_EXISTS;
-    }
-    rv = p->fn->C_UnwrapKey(p->s, &m, wk, b->wrapped, b->wrapped_len, t, 10, &h);
-    if (rv != CKR_OK) {
-        sg_detail(detail,
-                  "key %s: the token refused to unwrap it (0x%lx): a wrong or altered "
-                  "backup key",
-                  b->label, (unsigned long)rv);
-        return SIGNET_E_HSM;
-    }
-    return make_public(p, b, pub, detail);
+    EVP_PKEY_CTX_free(c);
+    return ok;
 }
 
-enum signet_err ca_bk_unwrap(const char *module, const char *token_label,
-                             const struct secret *user_pin,
-                             const unsigned char k[CA_BK_WRAPKEY_LEN], const struct ca_bk_key *keys,
-                             EVP_PKEY *const *pubs, size_t n, char *detail)
+/*
+ * Brings the backup's KEK into tok as KEK_IN_LABEL: recovered with the recipient's key, wrapped
+ * again to a transport pair made on tok, unwrapped there.
+ */
+static enum signet_err kek_in(struct hsm_token *tok, EVP_PKEY *rkey, const unsigned char *blob,
+                              size_t len, char *detail)
 {
-    struct bk_p11 p;
-    CK_OBJECT_HANDLE wk;
+    unsigned char kek[KEK_BLOB_MAX], again[KEK_BLOB_MAX]; /* RSA decrypt wants the modulus size */
+    size_t klen = sizeof(kek), alen = sizeof(again);
+    EVP_PKEY *tpub = NULL;
     enum signet_err rc;
-    CK_RV rv;
 
-    if ((rc = p11_open(&p, module, token_label, detail)) != SIGNET_OK)
-        goto out;
-    if ((rc = p11_login(&p, CKU_USER, user_pin, token_label, detail)) != SIGNET_OK)
-        goto out;
-    if ((rv = import_wrap_key(&p, k, 0, &wk)) != CKR_OK) {
-        sg_detail(detail, "token %s: the backup wrapping key could not be imported (0x%lx)",
-                  token_label, (unsigned long)rv);
-        rc = SIGNET_E_HSM;
-        goto out;
+    if (!oaep(rkey, 1, blob, len, kek, &klen) || klen != 32) {
+        sg_detail(detail, "restore: the recipient key does not open the backup's key-encryption "
+                          "key (another recipient, or altered)");
+        OPENSSL_cleanse(kek, sizeof(kek));
+        return SIGNET_E_INVALID;
     }
-    for (size_t i = 0; i < n && rc == SIGNET_OK; i++)
-        if (keys[i].extractable)
-            rc = unwrap_one(&p, wk, &keys[i], pubs[i], detail);
-    p.fn->C_DestroyObject(p.s, wk);
-out:
-    p11_close(&p);
+    hsm_object_destroy(tok, TRANSPORT_LABEL, NULL, NULL);
+    if ((rc = hsm_transport_keypair(tok, TRANSPORT_LABEL, &tpub, detail)) == SIGNET_OK) {
+        if (!oaep(tpub, 0, kek, klen, again, &alen))
+            rc = SIGNET_E_CRYPTO;
+        else
+            rc = hsm_wrapkey_import(tok, TRANSPORT_LABEL, again, alen, KEK_IN_LABEL, detail);
+    }
+    OPENSSL_cleanse(kek, sizeof(kek));
+    EVP_PKEY_free(tpub);
+    hsm_object_destroy(tok, TRANSPORT_LABEL, NULL, NULL);
+    return rc;
+}
+
+enum signet_err ca_bk_unwrap(struct ca_ctx *ctx, struct ca_token_ent *t, EVP_PKEY *rkey,
+                             const unsigned char *kek_blob, size_t kek_len,
+                             const struct ca_bk_key *keys, EVP_PKEY *const *pubs, size_t n,
+                             char *detail)
+{
+    struct hsm_token *tok = NULL;
+    enum signet_err rc;
+
+    if ((rc = ca_token(ctx, t->name, &tok, detail)) != SIGNET_OK ||
+        (rc = kek_in(tok, rkey, kek_blob, kek_len, detail)) != SIGNET_OK)
+        return rc;
+    for (size_t i = 0; i < n && rc == SIGNET_OK; i++) {
+        struct hsm_key *k = NULL;
+        if (!keys[i].extractable)
+            continue;
+        rc = hsm_unwrap(tok, KEK_IN_LABEL, keys[i].wrapped, keys[i].wrapped_len, pubs[i],
+                        keys[i].label, HSM_KEYGEN_BACKUP, &k, detail);
+        hsm_key_free(k);
+    }
+    hsm_object_destroy(tok, KEK_IN_LABEL, NULL, NULL);
     return rc;
 }
 

@@ -196,28 +196,27 @@ static size_t index_keys(const struct ca_bk_arc *a, const char *token, struct ca
                          size_t cap)
 {
     const struct ca_bk_part *ix = ca_bk_get(a, "keys/index");
-    char line[512], label[128], tname[128], idhex[130], name[300];
+    char line[512], label[128], tname[128], name[300];
     size_t pos = 0, n = 0;
     int ext;
 
     while (ix != NULL && pos < ix->len && n < cap) {
-        size_t ll = strcspn((const char *)ix->data + pos, "\n");
+        const char *p = (const char *)ix->data + pos, *nl = memchr(p, '\n', ix->len - pos);
+        size_t ll = nl ? (size_t)(nl - p) : ix->len - pos;
         const struct ca_bk_part *w;
-        if (ll >= sizeof(line) || pos + ll > ix->len)
-            break;
-        memcpy(line, ix->data + pos, ll);
-        line[ll] = 0;
         pos += ll + 1;
-        if (sscanf(line, "%127s %127s %129s %d", label, tname, idhex, &ext) != 4 ||
-            strcmp(tname, token) != 0 || !ext)
+        if (ll >= sizeof(line))
+            continue;
+        memcpy(line, p, ll);
+        line[ll] = 0;
+        if (sscanf(line, "%127s %127s %d", label, tname, &ext) != 3 || strcmp(tname, token) != 0 ||
+            !ext)
             continue;
         snprintf(name, sizeof(name), "keys/%s.wrapped", label);
         if ((w = ca_bk_get(a, name)) == NULL)
             continue;
         memset(&keys[n], 0, sizeof(keys[n]));
         snprintf(keys[n].label, sizeof(keys[n].label), "%s", label);
-        long il = sg_hex_decode(idhex, keys[n].id, sizeof(keys[n].id));
-        keys[n].idlen = il > 0 ? (size_t)il : 0;
         keys[n].extractable = 1;
         keys[n].wrapped = w->data;
         keys[n].wrapped_len = w->len;
@@ -226,25 +225,53 @@ static size_t index_keys(const struct ca_bk_arc *a, const char *token, struct ca
     return n;
 }
 
-/* A new token for each online [token.*] (fresh credentials), with its keys unwrapped. */
-static enum signet_err new_tokens(struct ca_ctx *ctx, const struct ca_bk_arc *a, const char *dir,
-                                  ca_backup_progress_fn progress, char *detail)
+/* Unwraps token t's keys from the backup (its KEK opened with the recipient's key). */
+static enum signet_err unwrap_keys(struct ca_ctx *ctx, struct ca_token_ent *t,
+                                   const struct ca_bk_arc *a, EVP_PKEY *rkey, char *detail)
 {
-    const struct ca_bk_part *k = ca_bk_get(a, "wrapkey");
+    struct ca_bk_key keys[64];
+    EVP_PKEY *pubs[64];
+    X509 *own[64] = {NULL};
+    const struct ca_bk_part *kek;
+    char name[300];
+    size_t n = index_keys(a, t->name, keys, 64);
     enum signet_err rc = SIGNET_OK;
 
-    if (k == NULL || k->len != CA_BK_WRAPKEY_LEN) {
-        sg_detail(detail, "restore: the backup has no wrapping key part");
-        return SIGNET_E_INVALID;
+    if (n == 0)
+        return SIGNET_OK;
+    if (!ca_bk_kek_name(t->name, rkey, name, sizeof(name)) || (kek = ca_bk_get(a, name)) == NULL) {
+        sg_detail(detail,
+                  "restore: the backup holds no key-encryption key of token %s for this "
+                  "recipient key (give the key of an RSA recipient)",
+                  t->label);
+        return SIGNET_E_NOTFOUND;
     }
+    for (size_t j = 0; j < n && rc == SIGNET_OK; j++)
+        if ((pubs[j] = pub_for(ctx, keys[j].label, &own[j])) == NULL) {
+            sg_detail(detail, "restore: key %s has no certificate to check it against",
+                      keys[j].label);
+            rc = SIGNET_E_INVALID;
+        }
+    if (rc == SIGNET_OK)
+        rc = ca_bk_unwrap(ctx, t, rkey, kek->data, kek->len, keys, pubs, n, detail);
+    for (size_t j = 0; j < 64; j++)
+        X509_free(own[j]);
+    return rc;
+}
+
+/*
+ * A new token for each online [token.*] with fresh credentials and a fresh trusted backup KEK
+ * (made by the SO before any user login), then its keys unwrapped.
+ */
+static enum signet_err new_tokens(struct ca_ctx *ctx, const struct ca_bk_arc *a, const char *dir,
+                                  EVP_PKEY *rkey, ca_backup_progress_fn progress, char *detail)
+{
+    enum signet_err rc = SIGNET_OK;
+
     for (size_t i = 0; i < ctx->ntokens && rc == SIGNET_OK; i++) {
         struct ca_token_ent *t = &ctx->tokens[i];
         struct secret *pin = NULL, *so = NULL;
-        struct ca_bk_key keys[64];
-        EVP_PKEY *pubs[64];
-        X509 *own[64] = {NULL};
         char sect[CA_NAME_MAX + 8];
-        size_t n;
 
         if (ca_token_is_quorum(t))
             continue;
@@ -252,19 +279,12 @@ static enum signet_err new_tokens(struct ca_ctx *ctx, const struct ca_bk_arc *a,
         if (progress != NULL)
             progress("a new token with fresh credentials; unwrapping its keys");
         if ((rc = new_cred(dir, t->pin, &pin, detail)) == SIGNET_OK &&
-            (rc = new_cred(dir, sg_conf_get(ctx->conf, sect, "so_pin"), &so, detail)) == SIGNET_OK)
-            rc = hsm_token_init(t->module, t->init_reserved, t->label, so, pin, detail);
-        n = rc == SIGNET_OK ? index_keys(a, t->name, keys, 64) : 0;
-        for (size_t j = 0; j < n && rc == SIGNET_OK; j++)
-            if ((pubs[j] = pub_for(ctx, keys[j].label, &own[j])) == NULL) {
-                sg_detail(detail, "restore: key %s has no certificate to check it against",
-                          keys[j].label);
-                rc = SIGNET_E_INVALID;
-            }
-        if (rc == SIGNET_OK && n > 0)
-            rc = ca_bk_unwrap(t->module, t->label, pin, k->data, keys, pubs, n, detail);
-        for (size_t j = 0; j < 64; j++)
-            X509_free(own[j]);
+            (rc = new_cred(dir, sg_conf_get(ctx->conf, sect, "so_pin"), &so, detail)) ==
+                SIGNET_OK &&
+            (rc = hsm_token_init(t->module, t->init_reserved, t->label, so, pin, detail)) ==
+                SIGNET_OK &&
+            (rc = ca_bk_kek_init(t, so, 0, detail)) == SIGNET_OK)
+            rc = unwrap_keys(ctx, t, a, rkey, detail);
         secret_free(pin);
         secret_free(so);
     }
@@ -461,6 +481,7 @@ enum signet_err ca_backup_restore(const struct ca_backup_restore_opts *o,
 {
     struct ca_bk_arc a;
     struct ca_ctx *ctx = NULL;
+    EVP_PKEY *rkey = NULL;
     char dir[PATH_MAX], conf[PATH_MAX + 32], what[2 * PATH_MAX + 64];
     int embedded = 1;
     size_t transcripts = 0;
@@ -470,7 +491,7 @@ enum signet_err ca_backup_restore(const struct ca_backup_restore_opts *o,
     memset(sum, 0, sizeof(*sum));
     if ((rc = fresh_dir(o->dir, dir, detail)) != SIGNET_OK)
         return rc;
-    if ((rc = ca_bk_load(o->file, &o->keys, NULL, &a, &embedded, detail)) != SIGNET_OK)
+    if ((rc = ca_bk_load(o->file, &o->keys, NULL, &a, &embedded, &rkey, detail)) != SIGNET_OK)
         return rc;
     sum->signer_pinned = !embedded;
     if (embedded)
@@ -483,7 +504,7 @@ enum signet_err ca_backup_restore(const struct ca_backup_restore_opts *o,
         o->progress("files and store laid out; opening the restored configuration");
     snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
     if ((rc = ca_ctx_open(conf, 0, &ctx, detail)) != SIGNET_OK ||
-        (rc = new_tokens(ctx, &a, dir, o->progress, detail)) != SIGNET_OK ||
+        (rc = new_tokens(ctx, &a, dir, rkey, o->progress, detail)) != SIGNET_OK ||
         (rc = check_keys(ctx, o, sum, detail)) != SIGNET_OK ||
         (rc = ca_audit_verify(ctx, &sum->audit_entries, &transcripts, detail)) != SIGNET_OK)
         goto out;
@@ -501,5 +522,6 @@ enum signet_err ca_backup_restore(const struct ca_backup_restore_opts *o,
 out:
     ca_ctx_free(ctx);
     ca_bk_arc_free(&a);
+    EVP_PKEY_free(rkey);
     return rc;
 }

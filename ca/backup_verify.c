@@ -43,7 +43,7 @@ static void beside(const char *path, const char *file, char *out, size_t cap)
 
 enum signet_err ca_bk_load(const char *file, const struct ca_backup_keys *k,
                            const struct sg_conf *conf, struct ca_bk_arc *arc, int *embedded,
-                           char *detail)
+                           EVP_PKEY **rkey_out, char *detail)
 {
     const char *rk = k ? k->recipient_key : NULL, *sc = k ? k->signer_cert : NULL;
     char *rk_conf = NULL, *sc_conf = NULL, crt[PATH_MAX + 8], sig[PATH_MAX + 32];
@@ -88,6 +88,10 @@ enum signet_err ca_bk_load(const char *file, const struct ca_backup_keys *k,
             SIGNET_OK ||
         (rc = ca_bk_parse(plain, plen, arc, detail)) != SIGNET_OK)
         goto out;
+    if (rkey_out != NULL) {
+        *rkey_out = key;
+        key = NULL;
+    }
 out:
     free(rk_conf);
     free(sc_conf);
@@ -233,7 +237,8 @@ enum signet_err ca_backup_verify(struct ca_ctx *ctx, const char *file,
     enum signet_err rc;
 
     memset(sum, 0, sizeof(*sum));
-    if ((rc = ca_bk_load(file, k, ctx ? ctx->conf : NULL, &a, &embedded, detail)) != SIGNET_OK)
+    if ((rc = ca_bk_load(file, k, ctx ? ctx->conf : NULL, &a, &embedded, NULL, detail)) !=
+        SIGNET_OK)
         return rc;
     sum->signer_pinned = !embedded;
     rc = ca_bk_summarize(ctx, &a, sum, 1, detail);

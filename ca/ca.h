@@ -565,6 +565,13 @@ enum signet_err ca_backup_create(struct ca_ctx *ctx, const char *out,
                                  ca_backup_progress_fn progress, struct ca_backup_summary *sum,
                                  char *detail);
 /*
+ * `signet backup init-kek`: the Security Officer ([token.NAME] so_pin) makes the token's trusted
+ * backup key-encryption key (all online tokens when token is NULL). Run it while nothing is
+ * logged in to the token as the user (signetd stopped, on a real HSM); replace: a new one.
+ */
+enum signet_err ca_backup_kek_init(struct ca_ctx *ctx, const char *token, int replace,
+                                   char *detail);
+/*
  * `signet backup verify`: decrypts, checks the signature against the trusted signer, the
  * manifest and every hash, opens the store copy, and checks that every CA certificate matches a
  * key in the backup, an offline token carried in it, or a key on the configured token.

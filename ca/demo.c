@@ -342,7 +342,7 @@ static X509 *self_cert(const char *cn, EVP_PKEY *pub, EVP_PKEY *sign, int for_si
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
     if (ok && (ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
                                          for_signing ? "critical, digitalSignature"
-                                                     : "critical, keyAgreement")) != NULL)
+                                                     : "critical, keyEncipherment")) != NULL)
         ok = X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
     if (!ok || X509_sign(x, sign, ca_sign_md(sign)) <= 0) {
@@ -355,8 +355,9 @@ static X509 *self_cert(const char *cn, EVP_PKEY *pub, EVP_PKEY *sign, int for_si
 
 /*
  * The backup signer (backup-signer on the online token, marked for backup, self-signed
- * certificate in custodians/backup-signer.crt) and the demo's backup recipient (an EC P-256
- * key of a custodian's own, custodians/backup-recipient.key and .crt).
+ * certificate in custodians/backup-signer.crt) and the demo's backup recipient (an RSA-3072
+ * key of a custodian's own, custodians/backup-recipient.key and .crt: RSA, because the tokens'
+ * backup key-encryption keys leave them only with RSA-OAEP).
  */
 static enum signet_err make_backup_material(struct ca_ctx *ctx, const char *dir, char *detail)
 {
@@ -378,7 +379,7 @@ static enum signet_err make_backup_material(struct ca_ctx *ctx, const char *dir,
     rc = SIGNET_E_CRYPTO;
     if ((sc = self_cert("CN=Signet Demo Backup Signer,O=Signet Demo", hsm_key_public(key), evp,
                         1)) == NULL ||
-        (rk = EVP_EC_gen("P-256")) == NULL ||
+        (rk = EVP_RSA_gen(3072)) == NULL ||
         (rc_ = self_cert("CN=Signet Demo Backup Recipient,O=Signet Demo", rk, rk, 0)) == NULL) {
         sg_detail(detail, "cannot make the demo's backup signer and recipient certificates");
         goto out;
@@ -403,6 +404,26 @@ out:
     EVP_PKEY_free(rk);
     EVP_PKEY_free(evp);
     hsm_key_free(key);
+    return rc;
+}
+
+/*
+ * The online token's trusted backup key-encryption key, made by its Security Officer before
+ * anything logs in as the user (docs/backup.md).
+ */
+static enum signet_err make_backup_kek(const char *dir, char *detail)
+{
+    struct ca_token_ent t;
+    struct secret *so = NULL;
+    enum signet_err rc;
+
+    memset(&t, 0, sizeof(t));
+    t.name = "online";
+    t.module = SIGNET_SOFTHSM_MODULE;
+    t.label = "signet-online";
+    if ((rc = secret_load("file:hsm/online.so-pin", dir, "SO PIN", &so, detail)) == SIGNET_OK)
+        rc = ca_bk_kek_init(&t, so, 0, detail);
+    secret_free(so);
     return rc;
 }
 
@@ -477,7 +498,8 @@ enum signet_err ca_demo_init(const char *dir_arg, char *detail)
     if ((rc = check_fresh(dir, detail)) != SIGNET_OK ||
         (rc = make_dirs(dir, detail)) != SIGNET_OK ||
         (rc = make_token(dir, "online", "signet-online", detail)) != SIGNET_OK ||
-        (rc = write_files(dir, detail)) != SIGNET_OK)
+        (rc = write_files(dir, detail)) != SIGNET_OK ||
+        (rc = make_backup_kek(dir, detail)) != SIGNET_OK)
         return rc;
     return make_cas(dir, detail);
 }

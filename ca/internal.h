@@ -249,7 +249,6 @@ enum signet_err ca_reload_view(struct ca_ctx *ctx, char *out_report, size_t cap,
 
 /* ---- backup archive and key wrapping (backup_arc.c, backup_keys.c) ---- */
 
-#define CA_BK_WRAPKEY_LEN 32                 /* AES-256 backup wrapping key */
 #define CA_BK_WRAPPED_MAX 8192               /* bytes of one wrapped private key */
 #define CA_BK_NAME_MAX    255                /* bytes of a part name */
 #define CA_BK_PARTS_MAX   100000             /* parts in one archive */
@@ -258,26 +257,35 @@ enum signet_err ca_reload_view(struct ca_ctx *ctx, char *out_report, size_t cap,
 
 /* One key to back up: which, and (after ca_bk_wrap) its wrapped bytes. */
 struct ca_bk_key {
-    char label[128];      /* CKA_LABEL of the private key */
-    unsigned char id[64]; /* CKA_ID (filled by ca_bk_wrap) */
-    size_t idlen;
+    char label[128];        /* CKA_LABEL of the private key */
     int extractable;        /* 0: not marked for backup, nothing wrapped */
-    unsigned char *wrapped; /* CKM_AES_KEY_WRAP_PAD output (owned) */
+    unsigned char *wrapped; /* CKM_AES_KEY_WRAP_PAD output under the KEK (owned) */
     size_t wrapped_len;
+};
+/* The token's KEK wrapped (RSA-OAEP) to one recipient; blob NULL for a non-RSA recipient. */
+struct ca_bk_kek {
+    unsigned char *blob;
+    size_t len;
 };
 
 /*
- * Wraps each key of keys (labels set) on the token with CKM_AES_KEY_WRAP_PAD under k, imported
- * by the SO as a trusted session key. A key that is not extractable gets extractable = 0.
+ * Makes the token's trusted, extractable backup KEK (signet-backup-kek) in an SO login; the
+ * process must not be logged in to the token as the user. replace: destroy an existing one.
  */
-enum signet_err ca_bk_wrap(const char *module, const char *token_label, const struct secret *so_pin,
-                           const struct secret *user_pin, const unsigned char k[CA_BK_WRAPKEY_LEN],
-                           struct ca_bk_key *keys, size_t n, char *detail);
-/* Unwraps the extractable keys into the token (private key marked for backup + public half). */
-enum signet_err ca_bk_unwrap(const char *module, const char *token_label,
-                             const struct secret *user_pin,
-                             const unsigned char k[CA_BK_WRAPKEY_LEN], const struct ca_bk_key *keys,
-                             EVP_PKEY *const *pubs, size_t n, char *detail);
+enum signet_err ca_bk_kek_init(const struct ca_token_ent *t, const struct secret *so_pin,
+                               int replace, char *detail);
+/*
+ * Wraps keys (labels set) on token t under its KEK in the user's login; a key that is not
+ * extractable gets extractable = 0. keks[r] receives the KEK wrapped to recips[r] (RSA only).
+ */
+enum signet_err ca_bk_wrap(struct ca_ctx *ctx, struct ca_token_ent *t, struct ca_bk_key *keys,
+                           size_t n, EVP_PKEY *const *recips, size_t nrecips,
+                           struct ca_bk_kek *keks, char *detail);
+/* Recovers the KEK with rkey into token t and unwraps the extractable keys (proved by pubs). */
+enum signet_err ca_bk_unwrap(struct ca_ctx *ctx, struct ca_token_ent *t, EVP_PKEY *rkey,
+                             const unsigned char *kek_blob, size_t kek_len,
+                             const struct ca_bk_key *keys, EVP_PKEY *const *pubs, size_t n,
+                             char *detail);
 void ca_bk_keys_free(struct ca_bk_key *keys, size_t n);
 
 /* The archive in memory: named parts (the manifest is made by ca_bk_serialize). */
@@ -313,10 +321,13 @@ enum signet_err ca_bk_open(const unsigned char *in, size_t len, EVP_PKEY *rkey, 
                            X509 *trusted, unsigned char **plain, size_t *plain_len, int *embedded,
                            char *detail);
 
-/* Reads, decrypts, verifies and parses a backup file (backup_verify.c). */
+/* The archive part holding token's KEK for recipient ("keys/TOKEN.kek.FP"). 1 = ok. */
+int ca_bk_kek_name(const char *token, EVP_PKEY *recipient, char *out, size_t cap);
+/* Reads, decrypts, verifies and parses a backup file (backup_verify.c); *rkey_out (may be NULL)
+ * receives the recipient key. */
 enum signet_err ca_bk_load(const char *file, const struct ca_backup_keys *k,
                            const struct sg_conf *conf, struct ca_bk_arc *arc, int *embedded,
-                           char *detail);
+                           EVP_PKEY **rkey_out, char *detail);
 /* Writes the archive's store copy into a fresh temporary directory (dir, cap >= 32). */
 enum signet_err ca_bk_store_tmp(const struct ca_bk_arc *a, char *dir, size_t cap, char *detail);
 void ca_bk_store_tmp_rm(const char *dir);

@@ -13,7 +13,8 @@ static const char usage_text[] =
     "       signet backup verify FILE [--recipient-key KEY] [--signer-cert CRT]\n"
     "       signet backup restore FILE --dir DIR [--share FILE[:PASSFILE]]... "
     "[--recipient-key KEY] [--signer-cert CRT]\n"
-    "       signet backup prune DIR --keep N [--max-age DAYS] [--dry-run]\n";
+    "       signet backup prune DIR --keep N [--max-age DAYS] [--dry-run]\n"
+    "       signet backup init-kek [--token NAME] [--replace]   (the SO; signetd stopped)\n";
 
 static int usage(const char *why)
 {
@@ -33,8 +34,8 @@ static ca_backup_progress_fn progress_fn(void)
 }
 
 struct bargs {
-    const char *pos, *out, *dir, *rkey, *rcert, *scert, *keep, *max_age;
-    int dry_run;
+    const char *pos, *out, *dir, *rkey, *rcert, *scert, *keep, *max_age, *token;
+    int dry_run, replace;
     struct ca_share_src shares[SHARES_MAX];
     char *share_buf[SHARES_MAX];
     size_t nshares;
@@ -62,8 +63,8 @@ static int parse(int argc, char **argv, struct bargs *b)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], **slot = NULL;
-        if (strcmp(a, "--dry-run") == 0) {
-            b->dry_run = 1;
+        if (strcmp(a, "--dry-run") == 0 || strcmp(a, "--replace") == 0) {
+            *(a[2] == 'd' ? &b->dry_run : &b->replace) = 1;
             continue;
         }
         if (a[0] != '-' || a[1] != '-') {
@@ -88,6 +89,8 @@ static int parse(int argc, char **argv, struct bargs *b)
             slot = &b->keep;
         else if (strcmp(a, "--max-age") == 0)
             slot = &b->max_age;
+        else if (strcmp(a, "--token") == 0)
+            slot = &b->token;
         else if (strcmp(a, "--share") == 0) {
             if (!add_share(b, argv[++i]))
                 return 0;
@@ -225,6 +228,24 @@ static int do_prune(struct bargs *b)
     return 0;
 }
 
+static int do_kek(const char *conf, struct bargs *b)
+{
+    struct ca_ctx *ctx = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc;
+
+    if (b->pos != NULL)
+        return usage("init-kek takes no file");
+    if (!open_ctx(conf, 0, &ctx))
+        return EXIT_REFUSED;
+    rc = ca_backup_kek_init(ctx, b->token, b->replace, detail);
+    ca_ctx_free(ctx);
+    if (rc != SIGNET_OK)
+        return fail("backup init-kek", rc, detail);
+    printf("backup key-encryption key made on %s\n", b->token ? b->token : "every online token");
+    return 0;
+}
+
 int cmd_backup(const char *conf, int argc, char **argv)
 {
     struct bargs b;
@@ -245,6 +266,8 @@ int cmd_backup(const char *conf, int argc, char **argv)
         rc = do_restore(&b);
     else if (strcmp(argv[0], "prune") == 0)
         rc = do_prune(&b);
+    else if (strcmp(argv[0], "init-kek") == 0)
+        rc = do_kek(conf, &b);
     else
         rc = usage("unknown backup command");
 out:
