@@ -635,11 +635,8 @@ enum signet_err ca_ceremony_run(struct ca_ctx *ctx, const struct ca_ceremony_opt
     case OP_ROOT_ROLLOVER:
         rc = run_rollover(ctx, &c, o, out, detail);
         break;
-    default:
-        sg_detail(detail,
-                  "operation %s is not available yet (see docs/ceremonies.md: pending); nothing "
-                  "done",
-                  ops[c.op].name);
+    default: /* every operation of ops[] has its case above */
+        sg_detail(detail, "this operation is not available (see docs/ceremonies.md); nothing done");
         rc = SIGNET_E_USAGE;
     }
 out:

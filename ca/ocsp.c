@@ -68,6 +68,37 @@ struct ocsp_state {
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ocsp_state *reg;
 
+/*
+ * The states' lifetime: every public entry point that uses a state holds this for reading from
+ * the lookup to its last use; ca_ocsp_stop holds it for writing while it unlinks a state, so a
+ * state is freed only when no caller can still hold it (signetd stops and restarts the
+ * refresher when a SIGHUP adds CAs). Writers are preferred so a steady stream of issuances
+ * cannot hold a stop off; no entry point takes it twice.
+ */
+static pthread_rwlock_t life;
+static pthread_once_t life_once = PTHREAD_ONCE_INIT;
+
+static void life_init(void)
+{
+    pthread_rwlockattr_t a;
+
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&life, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+static void life_read(void)
+{
+    pthread_once(&life_once, life_init);
+    pthread_rwlock_rdlock(&life);
+}
+
+static void life_done(void)
+{
+    pthread_rwlock_unlock(&life);
+}
+
 /* The state of ctx, or NULL. */
 static struct ocsp_state *state_of(struct ca_ctx *ctx)
 {
@@ -537,8 +568,8 @@ static int parse_serial(const char *hex, unsigned char out[STORE_SERIAL_MAX], si
     return n > 0;
 }
 
-enum signet_err ca_ocsp_presign(struct ca_ctx *ctx, const char *ca, const char *serial_hex,
-                                char *detail)
+static enum signet_err ocsp_locked_presign(struct ca_ctx *ctx, const char *ca,
+                                           const char *serial_hex, char *detail)
 {
     struct ocsp_state *s;
     unsigned char serial[STORE_SERIAL_MAX];
@@ -563,7 +594,7 @@ enum signet_err ca_ocsp_presign(struct ca_ctx *ctx, const char *ca, const char *
     return presign_one(s, i, serial, len, detail);
 }
 
-void ca_ocsp_enqueue(struct ca_ctx *ctx, const char *ca, const char *serial_hex)
+static void ocsp_locked_enqueue(struct ca_ctx *ctx, const char *ca, const char *serial_hex)
 {
     struct ocsp_state *s = state_of(ctx);
     size_t i = ca_index(ctx, ca);
@@ -694,7 +725,7 @@ static int pass_run(struct ocsp_state *s, char *detail)
     return full;
 }
 
-enum signet_err ca_ocsp_refresh(struct ca_ctx *ctx, char *detail)
+static enum signet_err ocsp_locked_refresh(struct ca_ctx *ctx, char *detail)
 {
     struct ocsp_state *s;
     enum signet_err rc = state_get(ctx, &s, detail);
@@ -792,6 +823,8 @@ void ca_ocsp_stop(struct ca_ctx *ctx)
 
     if (ctx == NULL)
         return;
+    pthread_once(&life_once, life_init);
+    pthread_rwlock_wrlock(&life); /* no entry point is using a state now */
     pthread_mutex_lock(&reg_mu);
     for (pp = &reg; *pp != NULL && (*pp)->ctx != ctx; pp = &(*pp)->next)
         ;
@@ -799,6 +832,7 @@ void ca_ocsp_stop(struct ca_ctx *ctx)
     if (s != NULL)
         *pp = s->next;
     pthread_mutex_unlock(&reg_mu);
+    pthread_rwlock_unlock(&life);
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->mu);
@@ -810,7 +844,7 @@ void ca_ocsp_stop(struct ca_ctx *ctx)
     state_free(s);
 }
 
-void ca_ocsp_stats(struct ca_ctx *ctx, struct ca_ocsp_stats *out)
+static void ocsp_locked_stats(struct ca_ctx *ctx, struct ca_ocsp_stats *out)
 {
     struct ocsp_state *s = state_of(ctx);
 
@@ -885,8 +919,9 @@ static enum signet_err live_error(enum ocsp_resp_status st, unsigned char **out,
     return SIGNET_OK;
 }
 
-enum signet_err ca_ocsp_sign_live(struct ca_ctx *ctx, const unsigned char *req, size_t len,
-                                  unsigned char **out, size_t *out_len, char *detail)
+static enum signet_err ocsp_locked_sign_live(struct ca_ctx *ctx, const unsigned char *req,
+                                             size_t len, unsigned char **out, size_t *out_len,
+                                             char *detail)
 {
     struct ocsp_state *s = NULL;
     struct ocsp_request q;
@@ -941,4 +976,52 @@ enum signet_err ca_ocsp_sign_live(struct ca_ctx *ctx, const unsigned char *req, 
     }
     sg_log(SG_LOG_ERR, "OCSP live: %s", detail ? detail : "signing failed");
     return live_error(OCSP_RS_TRYLATER, out, out_len);
+}
+
+/* ---- entry points: each holds the states' lifetime lock while it uses one ---- */
+
+enum signet_err ca_ocsp_presign(struct ca_ctx *ctx, const char *ca, const char *serial_hex,
+                                char *detail)
+{
+    enum signet_err rc;
+
+    life_read();
+    rc = ocsp_locked_presign(ctx, ca, serial_hex, detail);
+    life_done();
+    return rc;
+}
+
+void ca_ocsp_enqueue(struct ca_ctx *ctx, const char *ca, const char *serial_hex)
+{
+    life_read();
+    ocsp_locked_enqueue(ctx, ca, serial_hex);
+    life_done();
+}
+
+enum signet_err ca_ocsp_refresh(struct ca_ctx *ctx, char *detail)
+{
+    enum signet_err rc;
+
+    life_read();
+    rc = ocsp_locked_refresh(ctx, detail);
+    life_done();
+    return rc;
+}
+
+void ca_ocsp_stats(struct ca_ctx *ctx, struct ca_ocsp_stats *out)
+{
+    life_read();
+    ocsp_locked_stats(ctx, out);
+    life_done();
+}
+
+enum signet_err ca_ocsp_sign_live(struct ca_ctx *ctx, const unsigned char *req, size_t len,
+                                  unsigned char **out, size_t *out_len, char *detail)
+{
+    enum signet_err rc;
+
+    life_read();
+    rc = ocsp_locked_sign_live(ctx, req, len, out, out_len, detail);
+    life_done();
+    return rc;
 }
