@@ -303,6 +303,15 @@ enum signet_err ca_key_migrate(struct ca_ctx *ctx, const struct ca_migrate_opts 
                   o->from, se->label);
         goto out;
     }
+    if (rc == SIGNET_E_INVALID && strcmp(se->module, de->module) != 0) {
+        char why2[SIGNET_DETAIL_MAX];
+        snprintf(why2, sizeof(why2), "%s", detail);
+        sg_detail(detail,
+                  "%s. Between modules this usually means the source padded the key in a way "
+                  "the destination refuses: SoftHSM 2.6 zero-pads the PKCS#8 before RFC 5649 "
+                  "wrapping, which stricter modules (NSS softoken) reject (docs/keys.md)",
+                  why2);
+    }
     if (rc != SIGNET_OK)
         goto out;
     res->proven = 1; /* hsm_unwrap signed a random message verified with the certificate's key */

@@ -36,8 +36,8 @@ p11 --token-label signet-src -l -p 4321 -O >"$W/objs.txt" 2>/dev/null
 python3 - "$W/objs.txt" "$W/portable.pub" <<'PY'
 import base64, re, sys
 t = open(sys.argv[1]).read()
-for blk in t.split('Public Key Object')[1:]:
-    if re.search(r'label:\s+portable\b', blk):
+for blk in re.split(r'\n(?=\S)', t):  # one block per object (its lines are indented)
+    if blk.startswith('Public Key Object') and re.search(r'label:\s+portable\n', blk + '\n'):
         raw = bytes.fromhex(re.search(r'EC_POINT:\s+([0-9a-f]+)', blk).group(1))[2:]
         der = bytes.fromhex('3059301306072a8648ce3d020106082a8648ce3d030107034200') + raw
         open(sys.argv[2], 'w').write('-----BEGIN PUBLIC KEY-----\n' + base64.encodebytes(der).decode()
@@ -82,6 +82,23 @@ if sig key migrate --from 'pkcs11:token=signet-src;object=portable' --to 'pkcs11
   --cert "$W/portable.crt" >"$W/o4" 2>&1; then fail "migrated onto an existing label"; fi
 grep -q "already holds a key labelled 'portable'" "$W/o4" || fail "label clash not explained: $(cat "$W/o4")"
 list dest | diff - "$W/dest.mid" >/dev/null || fail "the refused migration changed the destination"
+
+# 4b. another vendor's module (NSS softoken) as the destination: SoftHSM 2.6 zero-pads the
+# wrapped PKCS#8, NSS refuses it; the refusal says so and nothing is left in the NSS token
+SOFTOKN=$(dpkg -L libnss3 2>/dev/null | grep '/libsoftokn3\.so$' | head -1 || true)
+if [ -n "$SOFTOKN" ] && [ -f "$SOFTOKN" ]; then
+  mkdir -p "$P/hsm/nss"; (umask 077; openssl rand -hex 16 >"$P/hsm/cloud.pin")
+  certutil -N -d "sql:$P/hsm/nss" -f "$P/hsm/cloud.pin" || fail "certutil -N"
+  printf "\n[token.cloud]\nmodule    = %s\ntoken     = NSS Certificate DB\npin       = file:hsm/cloud.pin\ninit_args = configdir=\\\\'sql:%s\\\\' certPrefix=\\\\'\\\\' keyPrefix=\\\\'\\\\' secmod=\\\\'secmod.db\\\\' flags=\n" \
+    "$SOFTOKN" "$P/hsm/nss" >>"$P/signet.conf"
+  if sig key migrate --from 'pkcs11:token=signet-src;object=portable' --to 'pkcs11:token=NSS%20Certificate%20DB' \
+    --cert "$W/portable.crt" >"$W/o4b" 2>&1; then fail "SoftHSM to NSS unexpectedly worked: update docs/keys.md"; fi
+  grep -q "zero-pads the PKCS#8" "$W/o4b" || fail "cross-module refusal not explained: $(cat "$W/o4b")"
+  sig hsm list 2>/dev/null | grep -q 'token=NSS%20Certificate%20DB;' && fail "objects left in the NSS token"
+  list src | grep -q "signet-migrate" && fail "transport key left on the source after the NSS refusal"
+else
+  echo "note: libsoftokn3.so not installed, cross-module case not run"
+fi
 
 # 5. the issuing CA's key with the source SO PIN; then issuance under the moved key
 [ -s "$P/hsm/online.so-pin" ] || fail "the demo PKI has no hsm/online.so-pin"
