@@ -527,6 +527,14 @@ enum signet_err ca_ctx_login_online(struct ca_ctx *ctx, char *detail);
  */
 enum signet_err ca_reload_cas(struct ca_ctx *ctx, void (*before)(void *), void *arg,
                               char *out_report, size_t cap, size_t *out_changed, char *detail);
+/*
+ * A read-only view's CA set (signetd's web process, which cannot read signet.conf once it has
+ * dropped privileges) completed from the store: CAs recorded with a certificate that the view
+ * lacks are added (name, parent, key, certificate; no profiles), and configured CAs get a
+ * certificate recorded since. out_report names them; *out_changed counts them.
+ */
+enum signet_err ca_reload_view(struct ca_ctx *ctx, char *out_report, size_t cap,
+                               size_t *out_changed, char *detail);
 
 /* ---- backup, restore and retention (backup.c, backup_restore.c) ---- */
 

@@ -238,14 +238,6 @@ enum signet_err ca_token_share_id(const struct ca_token_ent *t, unsigned char id
                                   char *detail);
 /* 1 when the [client.*] sections of conf let some client use profile. */
 int ca_conf_profile_served(const struct sg_conf *conf, const char *profile);
-/*
- * A read-only view's CA set (signetd's web process, which cannot read signet.conf once it has
- * dropped privileges) completed from the store: CAs recorded with a certificate that the view
- * lacks are added (name, parent, key, certificate; no profiles), and configured CAs get a
- * certificate recorded since. out_report names them; *out_changed counts them.
- */
-enum signet_err ca_reload_view(struct ca_ctx *ctx, char *out_report, size_t cap,
-                               size_t *out_changed, char *detail);
 
 /* ---- backup archive and key wrapping (backup_arc.c, backup_keys.c) ---- */
 

@@ -256,12 +256,13 @@ static void uri_pct(const char *in, char *out, size_t cap)
 static struct ca_ent *add_ent(struct ca_ctx *ctx, const struct ca_create_opts *o, const char *label,
                               char *detail)
 {
-    struct ca_ent *v = realloc(ctx->cas, (ctx->ncas + 2) * sizeof(*v)), *ca;
+    struct ca_ent *ca;
     char uri[512], cert[300], enc[200];
 
-    if (v == NULL)
+    if (ctx->ncas + 1 >= CA_CAS_CAP) { /* the array has CA_CAS_CAP slots and never moves */
+        sg_detail(detail, "CA %s: a configuration holds at most %d CAs", o->name, CA_CAS_CAP - 1);
         return NULL;
-    ctx->cas = v;
+    }
     ca = &ctx->cas[ctx->ncas];
     memset(ca, 0, sizeof(*ca));
     uri_pct(label, enc, sizeof(enc));

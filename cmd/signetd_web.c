@@ -34,8 +34,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
-        /* the ca process re-reads signet.conf and sends the clients itself */
-        sg_log(SG_LOG_INFO, "web: SIGHUP: the clients in force come from the ca process");
+        /* the ca process re-reads signet.conf and sends the clients itself; the CA set this
+         * view serves (status, /ca/, OCSP issuers) is completed from the store */
+        char report[SIGNET_DETAIL_MAX] = "", detail[SIGNET_DETAIL_MAX] = "";
+        size_t changed = 0;
+        if (ca_reload_view(w->ca, report, sizeof(report), &changed, detail) != SIGNET_OK)
+            sg_log(SG_LOG_WARN, "web: SIGHUP: CA view kept: %s", detail);
+        else if (changed > 0)
+            sg_log(SG_LOG_INFO, "web: SIGHUP: %s", report);
         return;
     }
     event_base_loopexit(w->base, NULL);
