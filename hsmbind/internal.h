@@ -239,4 +239,44 @@ void hsm_pct_encode(const unsigned char *s, size_t n, char *out, size_t outcap);
 /* The type of a public key Signet handles, or HSM_KEY_TYPE_MAX. */
 enum hsm_key_type hsm_pkey_type(const EVP_PKEY *pkey);
 
+/* ---- wrapping helpers (wrap.c, wrap_transport.c) ---- */
+
+#define HSM_WRAP_BLOB_MAX  16384 /* bound on a wrapped key: RSA-4096 PKCS#8 is ~2.4 kB */
+#define HSM_WRAP_ID_LEN    16    /* random CKA_ID of an unwrapped key or transport pair */
+#define HSM_WRAP_LABEL_MAX 100
+
+/* Why an operation was refused before the token said anything (detail written afterwards). */
+enum hsm_wrap_why {
+    WHY_NONE,
+    WHY_UNEXTRACTABLE,
+    WHY_TRUSTED,
+    WHY_EXISTS,
+    WHY_NOKEK,
+    WHY_SO_USER,
+    WHY_BADBLOB
+};
+
+/* The public-key attributes of a key to be created (from an OpenSSL public key). */
+struct hsm_pubtmpl {
+    CK_KEY_TYPE kt;
+    unsigned char *pt; /* DER OCTET STRING point (EC, Ed25519) */
+    size_t ptlen;
+    const unsigned char *params;
+    size_t paramslen;
+    unsigned char n[1024], e[16]; /* RSA */
+    int nlen, elen;
+};
+/* Fills p from pub (EC P-256/P-384, Ed25519, RSA). 1 = ok; free(p->pt) after. */
+int hsm_pubtmpl_from(const EVP_PKEY *pub, struct hsm_pubtmpl *p);
+/* A C_UnwrapKey failure that means "this blob does not open": permanent, *why = WHY_BADBLOB. */
+CK_RV hsm_unwrap_rv(CK_RV rv, enum hsm_wrap_why *why);
+/* Exactly one object of class cls labelled label: HSMB_RV_NOTFOUND / HSMB_RV_AMBIGUOUS. */
+CK_RV hsm_find_labelled(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls,
+                        const char *label, CK_OBJECT_HANDLE *out);
+/* 1 when label has 1 to HSM_WRAP_LABEL_MAX characters. */
+int hsm_wrap_label_ok(const char *label);
+/* The detail for a refusal found before or by the token. */
+void hsm_wrap_why_detail(enum hsm_wrap_why why, const char *uri, const char *kek, const char *tok,
+                         char *detail);
+
 #endif

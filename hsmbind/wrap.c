@@ -2,10 +2,9 @@
 /*
  * Key wrapping (PKCS#11 2.40 C_WrapKey / C_UnwrapKey): AES wrapping keys (trusted ones made by
  * the Security Officer), a private key wrapped with CKM_AES_KEY_WRAP_PAD (RFC 5649), unwrapping
- * into a token with the attributes of DESIGN.md "Key custody" plus the public-key object, and
- * the RSA transport pair (CKM_RSA_PKCS_OAEP, SHA-1/MGF1-SHA-1: all SoftHSM 2.6 accepts) that
- * carries an AES key from one token to another. The private key is never in Signet's memory in
- * clear: only wrapped blobs and public keys cross this interface.
+ * into a token with the attributes of DESIGN.md "Key custody" plus the public-key object
+ * (wrap_transport.c carries an AES key from one token to another). The private key is never in
+ * Signet's memory in clear: only wrapped blobs and public keys cross this interface.
  */
 #include "internal.h"
 
@@ -17,33 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WRAP_BLOB_MAX  16384 /* bound on a wrapped key: RSA-4096 PKCS#8 is ~2.4 kB */
-#define WRAP_ID_LEN    16
-#define WRAP_FIND_MAX  64
-#define WRAP_LABEL_MAX 100
+#define WRAP_FIND_MAX 64 /* objects destroyed per class and label */
 
 static const unsigned char oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
                                          0xce, 0x3d, 0x03, 0x01, 0x07};
 static const unsigned char oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 static const unsigned char oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 
-/* Why an operation was refused before the token said anything (detail written afterwards). */
-enum wrap_why {
-    WHY_NONE,
-    WHY_UNEXTRACTABLE,
-    WHY_TRUSTED,
-    WHY_EXISTS,
-    WHY_NOKEK,
-    WHY_SO_USER,
-    WHY_BADBLOB
-};
-
 /*
  * What C_UnwrapKey answers for a blob that does not open under the key: SoftHSM says
  * CKR_GENERAL_ERROR, which elsewhere means a failing module and is retried; here it is the
  * blob's fault and permanent (never a reason to reconnect or open the breaker).
  */
-static CK_RV unwrap_rv(CK_RV rv, enum wrap_why *why)
+CK_RV hsm_unwrap_rv(CK_RV rv, enum hsm_wrap_why *why)
 {
     if (rv == CKR_GENERAL_ERROR || rv == CKR_WRAPPED_KEY_INVALID ||
         rv == CKR_WRAPPED_KEY_LEN_RANGE || rv == CKR_ENCRYPTED_DATA_INVALID ||
@@ -55,8 +40,8 @@ static CK_RV unwrap_rv(CK_RV rv, enum wrap_why *why)
 }
 
 /* Finds exactly one object of class cls labelled label; HSMB_RV_NOTFOUND / _AMBIGUOUS. */
-static CK_RV find_labelled(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls,
-                           const char *label, CK_OBJECT_HANDLE *out)
+CK_RV hsm_find_labelled(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls,
+                        const char *label, CK_OBJECT_HANDLE *out)
 {
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
     CK_OBJECT_HANDLE obj[2];
@@ -83,9 +68,9 @@ static int attr_true(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJECT_HANDL
     return hsm_get_attr(tok, h, o, t, &b, sizeof(b), &len) == CKR_OK && len == 1 && b == CK_TRUE;
 }
 
-static int label_ok(const char *label)
+int hsm_wrap_label_ok(const char *label)
 {
-    return label != NULL && label[0] != '\0' && strlen(label) <= WRAP_LABEL_MAX;
+    return label != NULL && label[0] != '\0' && strlen(label) <= HSM_WRAP_LABEL_MAX;
 }
 
 /* ---- AES wrapping keys ---- */
@@ -94,7 +79,7 @@ struct wkgen_arg {
     const char *label;
     unsigned flags;
     const struct secret *so_pin;
-    enum wrap_why why;
+    enum hsm_wrap_why why;
 };
 
 /* C_GenerateKey of an AES-256 wrapping key; in an SO login when it must be trusted. */
@@ -112,7 +97,7 @@ static CK_RV wkgen_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
     CK_OBJECT_HANDLE h;
     CK_RV rv;
 
-    if (find_labelled(tok, s->h, CKO_SECRET_KEY, a->label, &h) != HSMB_RV_NOTFOUND) {
+    if (hsm_find_labelled(tok, s->h, CKO_SECRET_KEY, a->label, &h) != HSMB_RV_NOTFOUND) {
         a->why = WHY_EXISTS;
         return HSMB_RV_EXISTS;
     }
@@ -156,11 +141,11 @@ enum signet_err hsm_wrapkey_generate(struct hsm_token *tok, const char *label, u
     char what[200];
     enum signet_err rc;
 
-    if (!label_ok(label) || ((flags & HSM_WRAPKEY_TRUSTED) && so_pin == NULL)) {
+    if (!hsm_wrap_label_ok(label) || ((flags & HSM_WRAPKEY_TRUSTED) && so_pin == NULL)) {
         sg_detail(detail,
                   "a wrapping key needs a label of 1 to %d characters (and the SO PIN "
                   "when it is trusted)",
-                  WRAP_LABEL_MAX);
+                  HSM_WRAP_LABEL_MAX);
         return SIGNET_E_USAGE;
     }
     if ((flags & HSM_WRAPKEY_TRUSTED) && tok->need_login) {
@@ -223,8 +208,9 @@ enum signet_err hsm_object_destroy(struct hsm_token *tok, const char *label, uns
     char what[200];
     enum signet_err rc;
 
-    if (!label_ok(label)) {
-        sg_detail(detail, "destroying objects needs a label of 1 to %d characters", WRAP_LABEL_MAX);
+    if (!hsm_wrap_label_ok(label)) {
+        sg_detail(detail, "destroying objects needs a label of 1 to %d characters",
+                  HSM_WRAP_LABEL_MAX);
         return SIGNET_E_USAGE;
     }
     snprintf(what, sizeof(what), "destroying objects labelled '%s' on token '%s'", label,
@@ -242,7 +228,7 @@ struct wrap_arg {
     const char *kek;
     unsigned char *blob;
     size_t len;
-    enum wrap_why why;
+    enum hsm_wrap_why why;
 };
 
 /* The private key handle for session s, re-found after a reconnect (as sign.c does). */
@@ -273,7 +259,7 @@ static CK_RV wrap_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
         a->why = WHY_UNEXTRACTABLE;
         return CKR_KEY_UNEXTRACTABLE;
     }
-    if ((rv = find_labelled(tok, s->h, CKO_SECRET_KEY, a->kek, &kek)) != CKR_OK) {
+    if ((rv = hsm_find_labelled(tok, s->h, CKO_SECRET_KEY, a->kek, &kek)) != CKR_OK) {
         a->why = rv == HSMB_RV_NOTFOUND ? WHY_NOKEK : WHY_NONE;
         return rv;
     }
@@ -284,22 +270,22 @@ static CK_RV wrap_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
     }
     if ((rv = tok->mod->fn->C_WrapKey(s->h, &mech, kek, priv, NULL, &len)) != CKR_OK)
         return rv;
-    if (len == 0 || len > WRAP_BLOB_MAX)
+    if (len == 0 || len > HSM_WRAP_BLOB_MAX)
         return HSMB_RV_OVERRUN;
     free(a->blob);
     if ((a->blob = malloc(len)) == NULL)
         return HSMB_RV_NOMEM;
     if ((rv = tok->mod->fn->C_WrapKey(s->h, &mech, kek, priv, a->blob, &len)) != CKR_OK)
         return rv;
-    if (len > WRAP_BLOB_MAX)
+    if (len > HSM_WRAP_BLOB_MAX)
         return HSMB_RV_OVERRUN;
     a->len = len;
     return CKR_OK;
 }
 
 /* The message for a refusal found before or by the token. */
-static void wrap_why_detail(enum wrap_why why, const char *uri, const char *kek, const char *tok,
-                            char *detail)
+void hsm_wrap_why_detail(enum hsm_wrap_why why, const char *uri, const char *kek, const char *tok,
+                         char *detail)
 {
     switch (why) {
     case WHY_UNEXTRACTABLE:
@@ -334,7 +320,7 @@ enum signet_err hsm_wrap(struct hsm_key *key, const char *kek_label, unsigned ch
 
     *out = NULL;
     *out_len = 0;
-    if (!label_ok(kek_label)) {
+    if (!hsm_wrap_label_ok(kek_label)) {
         sg_detail(detail, "wrapping needs the label of an AES wrapping key");
         return SIGNET_E_USAGE;
     }
@@ -350,7 +336,7 @@ enum signet_err hsm_wrap(struct hsm_key *key, const char *kek_label, unsigned ch
     if (rc != SIGNET_OK) {
         free(a.blob);
         if (a.why != WHY_NONE) {
-            wrap_why_detail(a.why, key->uri, kek_label, key->tok->label, detail);
+            hsm_wrap_why_detail(a.why, key->uri, kek_label, key->tok->label, detail);
             rc = a.why == WHY_NOKEK ? SIGNET_E_NOTFOUND : SIGNET_E_FORBIDDEN;
         }
         return rc;
@@ -362,18 +348,8 @@ enum signet_err hsm_wrap(struct hsm_key *key, const char *kek_label, unsigned ch
 
 /* ---- unwrapping a private key ---- */
 
-struct pubtmpl {
-    CK_KEY_TYPE kt;
-    unsigned char *pt; /* DER OCTET STRING point (EC, Ed25519) */
-    size_t ptlen;
-    const unsigned char *params;
-    size_t paramslen;
-    unsigned char n[1024], e[16]; /* RSA */
-    int nlen, elen;
-};
-
 /* The public key object's type-specific attributes from an OpenSSL public key. 1 = ok. */
-static int pubtmpl_from(const EVP_PKEY *pub, struct pubtmpl *p)
+int hsm_pubtmpl_from(const EVP_PKEY *pub, struct hsm_pubtmpl *p)
 {
     enum hsm_key_type type = hsm_pkey_type(pub);
     unsigned char raw[200];
@@ -421,11 +397,11 @@ struct unwrap_arg {
     const char *kek;
     const unsigned char *blob;
     size_t len;
-    struct pubtmpl *pt;
+    struct hsm_pubtmpl *pt;
     const char *label;
     unsigned flags;
-    unsigned char id[WRAP_ID_LEN];
-    enum wrap_why why;
+    unsigned char id[HSM_WRAP_ID_LEN];
+    enum hsm_wrap_why why;
 };
 
 /* Creates the public-key object that goes with an unwrapped private key. */
@@ -463,12 +439,12 @@ static CK_RV unwrap_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
     CK_OBJECT_HANDLE kek, priv, pub;
     CK_RV rv;
 
-    if (find_labelled(tok, s->h, CKO_PRIVATE_KEY, a->label, &priv) != HSMB_RV_NOTFOUND ||
-        find_labelled(tok, s->h, CKO_PUBLIC_KEY, a->label, &pub) != HSMB_RV_NOTFOUND) {
+    if (hsm_find_labelled(tok, s->h, CKO_PRIVATE_KEY, a->label, &priv) != HSMB_RV_NOTFOUND ||
+        hsm_find_labelled(tok, s->h, CKO_PUBLIC_KEY, a->label, &pub) != HSMB_RV_NOTFOUND) {
         a->why = WHY_EXISTS;
         return HSMB_RV_EXISTS;
     }
-    if ((rv = find_labelled(tok, s->h, CKO_SECRET_KEY, a->kek, &kek)) != CKR_OK) {
+    if ((rv = hsm_find_labelled(tok, s->h, CKO_SECRET_KEY, a->kek, &kek)) != CKR_OK) {
         a->why = rv == HSMB_RV_NOTFOUND ? WHY_NOKEK : WHY_NONE;
         return rv;
     }
@@ -487,7 +463,7 @@ static CK_RV unwrap_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
     CK_ULONG nt = backup ? 10 : 9;
     rv = tok->mod->fn->C_UnwrapKey(s->h, &mech, kek, (CK_BYTE_PTR)a->blob, a->len, t, nt, &priv);
     if (rv != CKR_OK)
-        return unwrap_rv(rv, &a->why);
+        return hsm_unwrap_rv(rv, &a->why);
     if ((rv = unwrap_public(tok, s->h, a)) != CKR_OK)
         tok->mod->fn->C_DestroyObject(s->h, priv); /* never leave half a key behind */
     return rv;
@@ -535,22 +511,22 @@ enum signet_err hsm_unwrap(struct hsm_token *tok, const char *kek_label, const u
                            size_t len, const EVP_PKEY *pub, const char *label, unsigned flags,
                            struct hsm_key **out, char *detail)
 {
-    struct pubtmpl pt;
+    struct hsm_pubtmpl pt;
     struct unwrap_arg a = {kek_label, blob, len, &pt, label, flags, {0}, WHY_NONE};
     char what[300], uri[600], enc[200];
     enum signet_err rc;
 
     *out = NULL;
     memset(&pt, 0, sizeof(pt));
-    if (!label_ok(kek_label) || !label_ok(label) || blob == NULL || len == 0 ||
-        len > WRAP_BLOB_MAX || pub == NULL) {
+    if (!hsm_wrap_label_ok(kek_label) || !hsm_wrap_label_ok(label) || blob == NULL || len == 0 ||
+        len > HSM_WRAP_BLOB_MAX || pub == NULL) {
         sg_detail(detail,
                   "unwrapping needs a wrapping key label, a key label of 1 to %d "
                   "characters, a wrapped key of at most %d bytes and its public key",
-                  WRAP_LABEL_MAX, WRAP_BLOB_MAX);
+                  HSM_WRAP_LABEL_MAX, HSM_WRAP_BLOB_MAX);
         return SIGNET_E_USAGE;
     }
-    if (!pubtmpl_from(pub, &pt)) {
+    if (!hsm_pubtmpl_from(pub, &pt)) {
         sg_detail(detail, "the public key given for '%s' is not a type Signet handles", label);
         rc = SIGNET_E_BADKEY;
         goto out;
@@ -570,7 +546,7 @@ enum signet_err hsm_unwrap(struct hsm_token *tok, const char *kek_label, const u
                       tok->label, label);
             rc = SIGNET_E_EXISTS;
         } else if (a.why == WHY_NOKEK) {
-            wrap_why_detail(a.why, "", kek_label, tok->label, detail);
+            hsm_wrap_why_detail(a.why, "", kek_label, tok->label, detail);
             rc = SIGNET_E_NOTFOUND;
         } else if (a.why == WHY_BADBLOB) {
             sg_detail(detail,
@@ -590,259 +566,5 @@ enum signet_err hsm_unwrap(struct hsm_token *tok, const char *kek_label, const u
     }
 out:
     free(pt.pt);
-    return rc;
-}
-
-/* ---- transport between tokens: an RSA pair on the destination carries an AES key ---- */
-
-struct tpair_arg {
-    const char *label;
-    unsigned char id[WRAP_ID_LEN];
-    enum wrap_why why;
-};
-
-/* An RSA-3072 pair whose private half may only unwrap and whose public half may only wrap. */
-static CK_RV tpair_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
-{
-    static const unsigned char f4[] = {0x01, 0x00, 0x01};
-    struct tpair_arg *a = arg;
-    CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_ULONG bits = 3072;
-    CK_OBJECT_HANDLE pub, priv;
-    CK_ULONG ll = strlen(a->label);
-
-    if (find_labelled(tok, s->h, CKO_PRIVATE_KEY, a->label, &priv) != HSMB_RV_NOTFOUND) {
-        a->why = WHY_EXISTS;
-        return HSMB_RV_EXISTS;
-    }
-    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, sizeof(yes)},
-                         {CKA_PRIVATE, &no, sizeof(no)},
-                         {CKA_WRAP, &yes, sizeof(yes)},
-                         {CKA_VERIFY, &no, sizeof(no)},
-                         {CKA_ENCRYPT, &no, sizeof(no)},
-                         {CKA_MODULUS_BITS, &bits, sizeof(bits)},
-                         {CKA_PUBLIC_EXPONENT, (void *)f4, sizeof(f4)},
-                         {CKA_LABEL, (void *)a->label, ll},
-                         {CKA_ID, a->id, sizeof(a->id)}};
-    CK_ATTRIBUTE vt[] = {{CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
-                         {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
-                         {CKA_UNWRAP, &yes, sizeof(yes)},    {CKA_SIGN, &no, sizeof(no)},
-                         {CKA_DECRYPT, &no, sizeof(no)},     {CKA_LABEL, (void *)a->label, ll},
-                         {CKA_ID, a->id, sizeof(a->id)}};
-    return tok->mod->fn->C_GenerateKeyPair(s->h, &mech, pt, 9, vt, 9, &pub, &priv);
-}
-
-struct tpub_arg {
-    const unsigned char *id;
-    EVP_PKEY *pub;
-};
-
-static CK_RV tpub_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
-{
-    struct tpub_arg *a = arg;
-    enum hsm_key_type type;
-
-    return hsm_key_read_public(tok, s->h, a->id, WRAP_ID_LEN, &a->pub, &type);
-}
-
-enum signet_err hsm_transport_keypair(struct hsm_token *dst, const char *label, EVP_PKEY **out,
-                                      char *detail)
-{
-    struct tpair_arg a = {label, {0}, WHY_NONE};
-    struct tpub_arg p = {NULL, NULL};
-    char what[200];
-    enum signet_err rc;
-
-    *out = NULL;
-    if (!label_ok(label)) {
-        sg_detail(detail, "a transport key pair needs a label");
-        return SIGNET_E_USAGE;
-    }
-    if (RAND_bytes(a.id, sizeof(a.id)) != 1)
-        return SIGNET_E_CRYPTO;
-    snprintf(what, sizeof(what), "generating transport key pair '%s' on token '%s'", label,
-             dst->label);
-    if ((rc = hsm_token_run(dst, what, tpair_op, &a, detail)) != SIGNET_OK) {
-        if (a.why == WHY_EXISTS) {
-            sg_detail(detail, "token '%s' already has a key labelled '%s'", dst->label, label);
-            rc = SIGNET_E_EXISTS;
-        }
-        return rc;
-    }
-    p.id = a.id;
-    snprintf(what, sizeof(what), "reading transport public key '%s'", label);
-    if ((rc = hsm_token_run(dst, what, tpub_op, &p, detail)) != SIGNET_OK)
-        return rc;
-    *out = p.pub;
-    return SIGNET_OK;
-}
-
-struct kexp_arg {
-    const char *kek;
-    struct pubtmpl *pt;
-    unsigned char *blob;
-    size_t len;
-    enum wrap_why why;
-};
-
-/* The OAEP parameters SoftHSM 2.6 accepts: SHA-1 and MGF1 with SHA-1, no label. */
-static CK_RSA_PKCS_OAEP_PARAMS oaep_params = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL,
-                                              0};
-
-/* Imports the destination's RSA public key as a session object and wraps the AES key with it. */
-static CK_RV kexp_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
-{
-    struct kexp_arg *a = arg;
-    CK_FUNCTION_LIST_PTR f = tok->mod->fn;
-    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep_params, sizeof(oaep_params)};
-    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-    CK_KEY_TYPE kt = CKK_RSA;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_OBJECT_HANDLE kek, rsa = 0;
-    CK_ULONG len = 0;
-    CK_RV rv;
-
-    if ((rv = find_labelled(tok, s->h, CKO_SECRET_KEY, a->kek, &kek)) != CKR_OK) {
-        a->why = rv == HSMB_RV_NOTFOUND ? WHY_NOKEK : WHY_NONE;
-        return rv;
-    }
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
-                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-                        {CKA_TOKEN, &no, sizeof(no)},
-                        {CKA_WRAP, &yes, sizeof(yes)},
-                        {CKA_MODULUS, a->pt->n, (CK_ULONG)a->pt->nlen},
-                        {CKA_PUBLIC_EXPONENT, a->pt->e, (CK_ULONG)a->pt->elen}};
-    if ((rv = f->C_CreateObject(s->h, t, 6, &rsa)) != CKR_OK)
-        return rv;
-    if ((rv = f->C_WrapKey(s->h, &mech, rsa, kek, NULL, &len)) != CKR_OK)
-        goto out;
-    if (len == 0 || len > WRAP_BLOB_MAX) {
-        rv = HSMB_RV_OVERRUN;
-        goto out;
-    }
-    free(a->blob);
-    if ((a->blob = malloc(len)) == NULL) {
-        rv = HSMB_RV_NOMEM;
-        goto out;
-    }
-    if ((rv = f->C_WrapKey(s->h, &mech, rsa, kek, a->blob, &len)) == CKR_OK)
-        a->len = len;
-out:
-    f->C_DestroyObject(s->h, rsa);
-    return rv;
-}
-
-enum signet_err hsm_wrapkey_export(struct hsm_token *src, const char *kek_label,
-                                   const EVP_PKEY *transport_pub, unsigned char **out,
-                                   size_t *out_len, char *detail)
-{
-    struct pubtmpl pt;
-    struct kexp_arg a = {kek_label, &pt, NULL, 0, WHY_NONE};
-    char what[200];
-    enum signet_err rc;
-
-    *out = NULL;
-    *out_len = 0;
-    if (!label_ok(kek_label) || transport_pub == NULL ||
-        EVP_PKEY_get_base_id(transport_pub) != EVP_PKEY_RSA || !pubtmpl_from(transport_pub, &pt)) {
-        sg_detail(detail, "exporting a wrapping key needs its label and an RSA transport key");
-        return SIGNET_E_USAGE;
-    }
-    snprintf(what, sizeof(what), "wrapping AES key '%s' on token '%s' for transport", kek_label,
-             src->label);
-    if ((rc = hsm_token_run(src, what, kexp_op, &a, detail)) != SIGNET_OK) {
-        free(a.blob);
-        if (a.why == WHY_NOKEK) {
-            wrap_why_detail(a.why, "", kek_label, src->label, detail);
-            rc = SIGNET_E_NOTFOUND;
-        } else if (rc == SIGNET_E_HSM && strstr(detail, "UNEXTRACTABLE") != NULL) {
-            sg_detail(detail,
-                      "AES key '%s' on token '%s' is not extractable: it cannot be "
-                      "transported (make it with HSM_WRAPKEY_EXTRACTABLE)",
-                      kek_label, src->label);
-            rc = SIGNET_E_FORBIDDEN;
-        }
-        return rc;
-    }
-    *out = a.blob;
-    *out_len = a.len;
-    return SIGNET_OK;
-}
-
-struct kimp_arg {
-    const char *tlabel;
-    const unsigned char *blob;
-    size_t len;
-    const char *label;
-    enum wrap_why why;
-};
-
-/* Unwraps the AES key with the transport private key into a token object that only unwraps. */
-static CK_RV kimp_op(struct hsm_token *tok, struct hsm_sess *s, void *arg)
-{
-    struct kimp_arg *a = arg;
-    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep_params, sizeof(oaep_params)};
-    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-    CK_KEY_TYPE kt = CKK_AES;
-    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    CK_OBJECT_HANDLE rsa, h;
-    CK_RV rv;
-
-    if (find_labelled(tok, s->h, CKO_SECRET_KEY, a->label, &h) != HSMB_RV_NOTFOUND) {
-        a->why = WHY_EXISTS;
-        return HSMB_RV_EXISTS;
-    }
-    if ((rv = find_labelled(tok, s->h, CKO_PRIVATE_KEY, a->tlabel, &rsa)) != CKR_OK) {
-        a->why = rv == HSMB_RV_NOTFOUND ? WHY_NOKEK : WHY_NONE;
-        return rv;
-    }
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
-                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-                        {CKA_TOKEN, &yes, sizeof(yes)},
-                        {CKA_PRIVATE, &yes, sizeof(yes)},
-                        {CKA_SENSITIVE, &yes, sizeof(yes)},
-                        {CKA_EXTRACTABLE, &no, sizeof(no)},
-                        {CKA_UNWRAP, &yes, sizeof(yes)},
-                        {CKA_WRAP, &yes, sizeof(yes)},
-                        {CKA_LABEL, (void *)a->label, strlen(a->label)}};
-    return unwrap_rv(
-        tok->mod->fn->C_UnwrapKey(s->h, &mech, rsa, (CK_BYTE_PTR)a->blob, a->len, t, 9, &h),
-        &a->why);
-}
-
-enum signet_err hsm_wrapkey_import(struct hsm_token *dst, const char *transport_label,
-                                   const unsigned char *blob, size_t len, const char *kek_label,
-                                   char *detail)
-{
-    struct kimp_arg a = {transport_label, blob, len, kek_label, WHY_NONE};
-    char what[300];
-    enum signet_err rc;
-
-    if (!label_ok(transport_label) || !label_ok(kek_label) || blob == NULL || len == 0 ||
-        len > WRAP_BLOB_MAX) {
-        sg_detail(detail, "importing a wrapping key needs the transport label, a new label and "
-                          "a wrapped key");
-        return SIGNET_E_USAGE;
-    }
-    snprintf(what, sizeof(what), "unwrapping AES key '%s' on token '%s' with '%s'", kek_label,
-             dst->label, transport_label);
-    if ((rc = hsm_token_run(dst, what, kimp_op, &a, detail)) != SIGNET_OK) {
-        if (a.why == WHY_EXISTS) {
-            sg_detail(detail, "token '%s' already has a secret key labelled '%s'", dst->label,
-                      kek_label);
-            rc = SIGNET_E_EXISTS;
-        } else if (a.why == WHY_NOKEK) {
-            sg_detail(detail, "no transport private key labelled '%s' on token '%s'",
-                      transport_label, dst->label);
-            rc = SIGNET_E_NOTFOUND;
-        } else if (a.why == WHY_BADBLOB) {
-            sg_detail(detail,
-                      "the transported key does not unwrap under '%s' on token '%s': altered, "
-                      "or wrapped for another transport key",
-                      transport_label, dst->label);
-            rc = SIGNET_E_INVALID;
-        }
-    }
     return rc;
 }
