@@ -698,5 +698,11 @@ enum signet_err ca_rollover(struct ca_ctx *ctx, const struct ca_rollover_opts *o
  */
 enum signet_err ca_previous_generation(struct ca_ctx *ctx, const char *name, X509 **out_cert,
                                        struct hsm_key **out_key, char *detail);
+/*
+ * Which generation issued a certificate, by its authority key identifier against the subject key
+ * identifiers of the CA's current and previous certificates: 0 current, 1 previous, -1 neither
+ * (or no AKI). The CRL and OCSP signers partition a rolled-over CA's certificates with it.
+ */
+int ca_cert_generation(const X509 *issued, const X509 *current, const X509 *previous);
 
 #endif

@@ -537,3 +537,18 @@ enum signet_err ca_rollover(struct ca_ctx *ctx, const struct ca_rollover_opts *o
     hsm_key_free(key);
     return rc;
 }
+
+int ca_cert_generation(const X509 *issued, const X509 *current, const X509 *previous)
+{
+    const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id((X509 *)issued), *ski;
+
+    if (aki == NULL)
+        return -1;
+    if (current != NULL && (ski = X509_get0_subject_key_id((X509 *)current)) != NULL &&
+        ASN1_OCTET_STRING_cmp(aki, ski) == 0)
+        return 0;
+    if (previous != NULL && (ski = X509_get0_subject_key_id((X509 *)previous)) != NULL &&
+        ASN1_OCTET_STRING_cmp(aki, ski) == 0)
+        return 1;
+    return -1;
+}

@@ -465,6 +465,25 @@ static void test_ca_pin_rotation(void **state)
     secret_free(cur);
 }
 
+/* ca_cert_generation on the demo's chain: issuing-1's AKI is the root's SKI. */
+static void test_cert_generation(void **state)
+{
+    char path[400], detail[SIGNET_DETAIL_MAX] = "";
+    X509 *root, *issuing;
+    (void)state;
+
+    snprintf(path, sizeof(path), "%s/public/root.crt", demo_dir);
+    assert_non_null(root = ca_load_cert_file(path, detail));
+    snprintf(path, sizeof(path), "%s/public/issuing-1.crt", demo_dir);
+    assert_non_null(issuing = ca_load_cert_file(path, detail));
+    assert_int_equal(ca_cert_generation(issuing, root, NULL), 0);
+    assert_int_equal(ca_cert_generation(issuing, issuing, root), 1);
+    assert_int_equal(ca_cert_generation(issuing, issuing, NULL), -1);
+    assert_int_equal(ca_cert_generation(issuing, NULL, issuing), -1);
+    X509_free(root);
+    X509_free(issuing);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +494,7 @@ int main(void)
     };
     const struct CMUnitTest ca_tests[] = {
         cmocka_unit_test(test_ca_pin_rotation),
+        cmocka_unit_test(test_cert_generation),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     /* after the first group: its tokens are closed, so the module reads the demo's conf */
