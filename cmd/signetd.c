@@ -224,6 +224,11 @@ static void reload(struct daemon *d)
             sg_log(SG_LOG_ERR, "reload: CRLs and OCSP are not being signed: fix the setting "
                                "named above and send SIGHUP again, or restart signetd");
     }
+    /* a PIN rotated with signet hsm change-pin: the next login (after an outage) uses it */
+    if (ca_reload_credentials(d->ca, &changed, detail) != SIGNET_OK)
+        sg_log(SG_LOG_ERR, "reload: credentials kept as they were: %s", detail);
+    else if (changed > 0)
+        sg_log(SG_LOG_INFO, "reload: %zu token credential(s) read again", changed);
     if (d->conn != NULL && !net_ca_conn_push_clients(d->conn))
         sg_log(SG_LOG_WARN, "reload: the web process did not take the clients");
     if (d->child > 0)

@@ -327,19 +327,21 @@ void hsm_pin_message(const char *label, CK_RV rv, int64_t when, char *detail)
         sg_detail(detail,
                   "HSM token '%s' reported its user PIN locked at %s (CKR_PIN_LOCKED); Signet "
                   "will not try it; have the security officer unlock it or set a new user PIN, "
-                  "put the PIN in the credential named by pin = in signet.conf, and restart",
+                  "put the PIN in the credential named by pin = in signet.conf, and send signetd "
+                  "SIGHUP (or restart)",
                   label, at);
     else if (rv == CKR_PIN_EXPIRED)
         sg_detail(detail,
                   "HSM token '%s' refused its PIN at %s because it expired (CKR_PIN_EXPIRED); "
                   "Signet will not try it again; set a new PIN (signet hsm change-pin), put it in "
-                  "the credential named by pin = in signet.conf, and restart",
+                  "the credential named by pin = in signet.conf, and send signetd SIGHUP (or "
+                  "restart)",
                   label, at);
     else
         sg_detail(detail,
                   "HSM token '%s' refused its PIN at %s (%s); Signet will not try it again, "
                   "since every wrong attempt counts toward the token's lockout; fix the "
-                  "credential named by pin = in signet.conf and restart",
+                  "credential named by pin = in signet.conf and send signetd SIGHUP (or restart)",
                   label, at, hsm_ckr_name(rv));
 }
 

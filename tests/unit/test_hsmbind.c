@@ -242,7 +242,8 @@ static void test_breaker_pin(void **state)
     assert_string_equal(detail, "HSM token 'signet-online' refused its PIN at 2023-11-14T22:13:20Z "
                                 "(CKR_PIN_INCORRECT); Signet will not try it again, since every "
                                 "wrong attempt counts toward the token's lockout; fix the "
-                                "credential named by pin = in signet.conf and restart");
+                                "credential named by pin = in signet.conf and send signetd "
+                                "SIGHUP (or restart)");
     hsm_pin_message("t", CKR_PIN_LOCKED, 1700000000, detail);
     assert_non_null(strstr(detail, "security officer"));
     hsm_pin_message("t", CKR_PIN_EXPIRED, 1700000000, detail);
