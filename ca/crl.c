@@ -144,6 +144,7 @@ struct stream {
     char freshest[CRL_URL_MAX];
     unsigned shard;
     int delta;
+    int prev; /* the previous key generation's CRL (crl_prev.c) */
 };
 
 struct bump_arg {
@@ -266,6 +267,7 @@ struct cmp_arg {
     const unsigned char *der;
     size_t len;
     int64_t this_update;
+    X509 *prev; /* the previous generation's stream: its CRL may shed the current's entries */
     enum signet_err err;
     char *detail;
 };
@@ -282,6 +284,12 @@ static int may_drop(const unsigned char *serial, size_t len, void *arg)
     if (store_cert_get(a->ctx->st, a->ca->store_id, serial, len, &c, NULL) != SIGNET_OK)
         return 0;
     ok = c->not_after < a->this_update || c->state != STORE_CERT_REVOKED;
+    if (!ok && a->prev != NULL) { /* listed by a CRL of the old key before a restart */
+        const unsigned char *p = c->der;
+        X509 *x = d2i_X509(NULL, &p, (long)c->der_len);
+        ok = x != NULL && ca_cert_generation(x, NULL, a->prev) != 1;
+        X509_free(x);
+    }
     store_cert_free(c);
     return ok;
 }
@@ -341,15 +349,25 @@ struct gen {
     size_t keyid_len;
     struct latest base; /* the full CRL before this generation (delta base) */
     int64_t now;
+    unsigned gen;    /* key generation of crl_url: 1 = NAME.crl, K = NAME-gK.crl */
+    X509 *prev_cert; /* the previous key generation, while there is one */
+    struct hsm_key *prev_key;
+    char prev_url[CRL_URL_MAX]; /* the URL its certificates carry (previous_crl_url) */
+    unsigned char *prev_name_der;
+    size_t prev_name_len;
+    unsigned char prev_keyid[EVP_MAX_MD_SIZE];
+    size_t prev_keyid_len;
 };
 
 /* Reserves the number, builds, lints, signs, verifies, compares: the signed CRL in *out. */
 static enum signet_err make_doc(struct gen *g, const struct stream *s, struct crl_params *p,
-                                struct crl_doc **out, struct crl_stats *st, char *detail)
+                                struct crl_doc **out, struct crl_stats *st, unsigned char **raw,
+                                size_t *raw_len, char *detail)
 {
     struct bump_arg b = {g->ca, s->counter, 0};
     struct crl_lint_result *lr = NULL;
-    EVP_PKEY *pub = X509_get0_pubkey(g->ca->cert), *tk = throwaway(g->ctx, pub);
+    EVP_PKEY *pub = X509_get0_pubkey(s->prev ? g->prev_cert : g->ca->cert),
+             *tk = throwaway(g->ctx, pub);
     const unsigned char *der;
     size_t len;
     enum signet_err err;
@@ -367,6 +385,9 @@ static enum signet_err make_doc(struct gen *g, const struct stream *s, struct cr
         return SIGNET_E_INTERNAL;
     }
     p->number = b.number;
+    if (s->prev)
+        return ca_crl_prev_sign(g->ctx->st, g->ca->store_id, p, g->prev_cert, g->prev_key, tk, raw,
+                                raw_len, st, detail);
     if ((err = crl_build(g->ctx->st, g->ca->store_id, p, out, st, detail)) != SIGNET_OK ||
         (err = crl_doc_sign(*out, crl_sign_evp, tk, detail)) != SIGNET_OK)
         goto out;
@@ -408,6 +429,7 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
     struct cmp_arg ca;
     struct put_arg pa = {.fd = -1};
     const unsigned char *der;
+    unsigned char *raw = NULL; /* the previous generation's CRL */
     char tmp[600];
     size_t len;
     enum signet_err err;
@@ -418,6 +440,13 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
     p.issuer_name_len = g->name_len;
     p.issuer_keyid = g->keyid;
     p.issuer_keyid_len = g->keyid_len;
+    if (s->prev) {
+        p.issuer_pub = X509_get0_pubkey(g->prev_cert);
+        p.issuer_name = g->prev_name_der;
+        p.issuer_name_len = g->prev_name_len;
+        p.issuer_keyid = g->prev_keyid;
+        p.issuer_keyid_len = g->prev_keyid_len;
+    }
     p.this_update = g->now - BACKDATE;
     p.next_update = g->now + g->cfg.validity;
     p.idp_url = s->idp[0] ? s->idp : NULL;
@@ -430,10 +459,11 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
         /* the base was signed at its thisUpdate + BACKDATE; a second's margin for the clock */
         p.delta_since = g->base.this_update + BACKDATE - 1;
     }
-    if ((err = make_doc(g, s, &p, &d, &st, detail)) != SIGNET_OK)
+    if ((err = make_doc(g, s, &p, &d, &st, &raw, &len, detail)) != SIGNET_OK)
         return err;
-    der = crl_doc_der(d, &len);
+    der = raw != NULL ? raw : crl_doc_der(d, &len);
     memset(&ca, 0, sizeof(ca));
+    ca.prev = s->prev ? g->prev_cert : NULL;
     ca.ctx = g->ctx;
     ca.ca = g->ca;
     ca.der = der;
@@ -455,6 +485,8 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
         goto out;
     crl_doc_free(d);
     d = NULL;
+    OPENSSL_free(raw);
+    raw = NULL;
     pa.ca_id = g->ca->store_id;
     pa.stream = s->stream;
     pa.number = p.number;
@@ -470,7 +502,7 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
            "bytes",
            g->ca->name, (unsigned long long)p.number, s->file, st.entries, st.expired, len);
     res->published++;
-    if (!s->delta) {
+    if (!s->delta && !s->prev) {
         if (res->number == 0)
             res->number = p.number;
         res->entries += st.entries;
@@ -481,6 +513,7 @@ out:
     if (pa.fd >= 0)
         close(pa.fd);
     crl_doc_free(d);
+    OPENSSL_free(raw);
     return err;
 }
 
@@ -488,11 +521,16 @@ out:
 static enum signet_err stream_init(struct gen *g, struct stream *s, const char *suffix,
                                    char *detail)
 {
-    int w = snprintf(s->file, sizeof(s->file), "%s/crl/%s%s.crl", g->ctx->public_dir, g->ca->name,
-                     suffix);
+    const char *url = s->prev ? g->prev_url : g->ca->crl_url;
+    char gs[16] = "";
+    int w;
 
+    /* the file of a key generation K >= 2 is NAME-gK.crl, as its URL says */
+    ca_crl_gen_suffix(s->prev ? ca_crl_url_gen(g->ca->name, g->prev_url) : g->gen, gs, sizeof(gs));
+    w = snprintf(s->file, sizeof(s->file), "%s/crl/%s%s%s.crl", g->ctx->public_dir, g->ca->name, gs,
+                 suffix);
     if (w < 0 || (size_t)w >= sizeof(s->file) ||
-        (g->ca->crl_url && !crl_url_variant(g->ca->crl_url, suffix, s->idp, sizeof(s->idp)))) {
+        (url && !crl_url_variant(url, suffix, s->idp, sizeof(s->idp)))) {
         sg_detail(detail, "CA %s: the CRL path or URL is too long", g->ca->name);
         return SIGNET_E_CONFIG;
     }
@@ -501,6 +539,54 @@ static enum signet_err stream_init(struct gen *g, struct stream *s, const char *
         sg_detail(detail, "CA %s: the delta CRL URL is too long", g->ca->name);
         return SIGNET_E_CONFIG;
     }
+    return SIGNET_OK;
+}
+
+/*
+ * The previous key generation of a rolled-over CA (previous_key, previous_cert and
+ * previous_crl_url of [ca.NAME]): its certificate, key, subject bytes, SKI and URL. Without
+ * previous_crl_url (a rollover made before it was written) only the current CRL is made, and
+ * the log says so.
+ */
+static enum signet_err prev_init(struct ca_ctx *ctx, struct gen *g, char *detail)
+{
+    const ASN1_OCTET_STRING *ski;
+    const char *url;
+    char sec[96];
+    enum signet_err err;
+    int n;
+
+    snprintf(sec, sizeof(sec), "ca.%s", g->ca->name);
+    if (sg_conf_get(ctx->conf, sec, "previous_key") == NULL)
+        return SIGNET_OK;
+    if ((url = sg_conf_get(ctx->conf, sec, "previous_crl_url")) == NULL || g->ca->crl_url == NULL) {
+        sg_log(SG_LOG_WARN,
+               "CA %s: a previous key generation without previous_crl_url: its CRL is not "
+               "published (docs/keys.md)",
+               g->ca->name);
+        return SIGNET_OK;
+    }
+    if (strlen(url) >= sizeof(g->prev_url) || ca_crl_url_gen(g->ca->name, url) == 0 ||
+        ca_crl_url_gen(g->ca->name, url) == g->gen) {
+        sg_detail(detail,
+                  "[%s] previous_crl_url = %.64s: .../%s.crl or .../%s-gK.crl, not crl_url's", sec,
+                  url, g->ca->name, g->ca->name);
+        return SIGNET_E_CONFIG;
+    }
+    snprintf(g->prev_url, sizeof(g->prev_url), "%s", url);
+    if ((err = ca_previous_generation(ctx, g->ca->name, &g->prev_cert, &g->prev_key, detail)) !=
+        SIGNET_OK)
+        return err;
+    if ((n = i2d_X509_NAME(X509_get_subject_name(g->prev_cert), &g->prev_name_der)) <= 0 ||
+        (ski = X509_get0_subject_key_id(g->prev_cert)) == NULL ||
+        (size_t)ASN1_STRING_length(ski) > sizeof(g->prev_keyid)) {
+        sg_detail(detail, "CA %s: the previous certificate has no usable subject or key identifier",
+                  g->ca->name);
+        return SIGNET_E_INVALID;
+    }
+    g->prev_name_len = (size_t)n;
+    g->prev_keyid_len = (size_t)ASN1_STRING_length(ski);
+    memcpy(g->prev_keyid, ASN1_STRING_get0_data(ski), g->prev_keyid_len);
     return SIGNET_OK;
 }
 
@@ -535,6 +621,16 @@ static enum signet_err gen_init(struct ca_ctx *ctx, const char *name, struct gen
     } else {
         goto crypto;
     }
+    g->gen = ca_crl_url_gen(g->ca->name, g->ca->crl_url);
+    if (g->gen > 1 && (g->cfg.shards || g->cfg.delta)) {
+        sg_detail(detail,
+                  "CA %s: crl_url names key generation %u: crl_shards and crl_delta are "
+                  "not supported after a rollover (docs/crl.md)",
+                  g->ca->name, g->gen);
+        return SIGNET_E_CONFIG;
+    }
+    if ((err = prev_init(ctx, g, detail)) != SIGNET_OK)
+        return err;
     snprintf(dir, sizeof(dir), "%s/crl", ctx->public_dir);
     g->now = sg_now();
     return sg_mkdirs(dir, 0755, detail);
@@ -586,8 +682,9 @@ enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *name, struct ca_
     for (unsigned k = 0; k < (g.cfg.shards ? g.cfg.shards : 1) && err == SIGNET_OK; k++) {
         memset(&s, 0, sizeof(s));
         s.shard = k;
-        s.stream = g.cfg.shards ? STORE_CRL_STREAM_SHARD + k : STORE_CRL_STREAM_FULL;
-        s.counter = s.stream;
+        s.stream = g.cfg.shards ? STORE_CRL_STREAM_SHARD + k : ca_crl_gen_stream(g.gen);
+        /* a key generation's CRL continues the CA's one sequence */
+        s.counter = g.cfg.shards ? s.stream : STORE_CRL_STREAM_FULL;
         snprintf(suffix, sizeof(suffix), g.cfg.shards ? "-shard-%u" : "", k);
         if ((err = stream_init(&g, &s, suffix, detail)) == SIGNET_OK) {
             if (s.stream == STORE_CRL_STREAM_FULL)
@@ -606,10 +703,22 @@ enum signet_err ca_crl_generate(struct ca_ctx *ctx, const char *name, struct ca_
         if ((err = stream_init(&g, &s, "-delta", detail)) == SIGNET_OK)
             err = publish(&g, &s, &res, detail);
     }
+    if (err == SIGNET_OK && g.prev_cert != NULL) {
+        /* the previous key's CRL, where its certificates point; the same number sequence */
+        memset(&s, 0, sizeof(s));
+        s.prev = 1;
+        s.stream = ca_crl_gen_stream(ca_crl_url_gen(g.ca->name, g.prev_url));
+        s.counter = STORE_CRL_STREAM_FULL;
+        if ((err = stream_init(&g, &s, "", detail)) == SIGNET_OK)
+            err = publish(&g, &s, &res, detail);
+    }
 out:
     if (lockfd >= 0)
         close(lockfd); /* releases the flock */
     OPENSSL_free(g.name_der);
+    OPENSSL_free(g.prev_name_der);
+    X509_free(g.prev_cert);
+    hsm_key_free(g.prev_key);
     pthread_mutex_unlock(&gen_lock);
     if (err == SIGNET_OK && out != NULL)
         *out = res;
@@ -752,6 +861,8 @@ static int64_t first_due(struct ca_ctx *ctx, const struct ca_ent *ca)
 
     if (load_cfg(ctx, ca, &cfg, NULL) == SIGNET_OK && cfg.shards)
         stream = STORE_CRL_STREAM_SHARD;
+    else /* after a rollover: the new generation's stream (none yet: now) */
+        stream = ca_crl_gen_stream(ca_crl_url_gen(ca->name, ca->crl_url));
     memset(&in, 0, sizeof(in));
     if (store_crl_latest(ctx->st, ca->store_id, stream, latest_cb, &l, NULL) != SIGNET_OK ||
         l.this_update == 0)

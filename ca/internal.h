@@ -327,4 +327,24 @@ void ca_bk_store_tmp_rm(const char *dir);
 enum signet_err ca_bk_summarize(struct ca_ctx *ctx, const struct ca_bk_arc *a,
                                 struct ca_backup_summary *sum, int check_keys, char *detail);
 
+/* ---- CRLs of the previous key generation (crl_prev.c) ---- */
+#define CA_CRL_GEN_MAX 999 /* NAME-g999.crl */
+struct crl_params;
+struct crl_stats;
+/* Generation of a CRL URL for CA name: 1 for .../NAME.crl, K for .../NAME-gK.crl, 0 other. */
+unsigned ca_crl_url_gen(const char *name, const char *url);
+/* The crl database stream of generation K (FULL for 0 and 1, STORE_CRL_STREAM_GEN + K). */
+uint32_t ca_crl_gen_stream(unsigned gen);
+/* The file-name suffix of generation K: "" or "-gK". 1 = it fits. */
+int ca_crl_gen_suffix(unsigned gen, char *out, size_t cap);
+/*
+ * The previous generation's CRL (p: its issuer bytes, keyid, URL, number, times): the unexpired
+ * revoked certificates whose AKI is prev's SKI in serial order, signed with throwaway, linted,
+ * signed by key (the previous key) and verified with prev. *out (OPENSSL_free) on success.
+ */
+enum signet_err ca_crl_prev_sign(struct store *st, uint32_t ca_id, const struct crl_params *p,
+                                 X509 *prev, struct hsm_key *key, EVP_PKEY *throwaway,
+                                 unsigned char **out, size_t *out_len, struct crl_stats *stats,
+                                 char *detail);
+
 #endif

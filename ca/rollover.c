@@ -97,7 +97,8 @@ static int put(char *buf, size_t cap, size_t *k, const char *s, size_t n)
  * and section kept byte for byte. Atomic (sg_write_file), mode 0644 like ca create's.
  */
 static enum signet_err conf_rewrite(struct ca_ctx *ctx, const char *name, const char *new_key,
-                                    const char *prev_key, const char *prev_cert, char *detail)
+                                    const char *prev_key, const char *prev_cert,
+                                    const char *new_crl, const char *prev_crl, char *detail)
 {
     const char *path = sg_conf_file(ctx->conf);
     unsigned char *in = NULL;
@@ -119,6 +120,9 @@ static enum signet_err conf_rewrite(struct ca_ctx *ctx, const char *name, const 
     if (prev_key != NULL)
         snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
                  "previous_key  = %s\nprevious_cert = %s\n", prev_key, prev_cert);
+    if (prev_key != NULL && prev_crl != NULL) /* the URL the old key's certificates carry */
+        snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "previous_crl_url = %s\n",
+                 prev_crl);
     for (size_t p = 0; p < len;) {
         const char *line = (const char *)in + p;
         const char *nl = memchr(line, '\n', len - p);
@@ -130,8 +134,12 @@ static enum signet_err conf_rewrite(struct ca_ctx *ctx, const char *name, const 
         int ok = 1;
         if (in_sec && line_is(line, ll, "key"))
             ok = put(out, cap, &k, extra, strlen(extra)), done = 1;
+        else if (in_sec && new_crl != NULL && line_is(line, ll, "crl_url"))
+            ok = put(out, cap, &k, "crl_url  = ", 11) &&
+                 put(out, cap, &k, new_crl, strlen(new_crl)) && put(out, cap, &k, "\n", 1);
         else if (!(in_sec &&
-                   (line_is(line, ll, "previous_key") || line_is(line, ll, "previous_cert"))))
+                   (line_is(line, ll, "previous_key") || line_is(line, ll, "previous_cert") ||
+                    line_is(line, ll, "previous_crl_url"))))
             ok = put(out, cap, &k, line, ll) && put(out, cap, &k, "\n", nl != NULL ? 1 : 0);
         if (!ok) {
             rc = SIGNET_E_INTERNAL;
@@ -248,7 +256,8 @@ static enum signet_err make_key(struct hsm_token *tok, const char *old_label, un
 static enum signet_err do_switch(struct ca_ctx *ctx, struct ca_ent *ca, struct hsm_key *key,
                                  X509 *newcert, struct ca_rollover_result *res, char *detail)
 {
-    char prev_path[1100], prev_rel[1100], sec[96], old_uri[600];
+    char prev_path[1100], prev_rel[1100], sec[96], old_uri[600], old_crl[600] = "",
+                                                                 new_crl[700] = "";
     const char *cert_rel;
     enum signet_err rc;
 
@@ -258,8 +267,17 @@ static enum signet_err do_switch(struct ca_ctx *ctx, struct ca_ent *ca, struct h
     sibling(cert_rel != NULL ? cert_rel : ca->cert_path, ca->name, "-previous.crt", prev_rel,
             sizeof(prev_rel));
     snprintf(old_uri, sizeof(old_uri), "%s", ca->key_uri);
+    /* the new key's CRL gets its own URL (NAME-gK.crl); the old one stays with the old key */
+    if (ca->crl_url != NULL) {
+        snprintf(old_crl, sizeof(old_crl), "%s", ca->crl_url);
+        const char *slash = strrchr(old_crl, '/');
+        snprintf(new_crl, sizeof(new_crl), "%.*s%s-g%u.crl",
+                 slash != NULL ? (int)(slash - old_crl + 1) : 0, old_crl, ca->name,
+                 ca_crl_url_gen(ca->name, old_crl) + 1);
+    }
     if ((rc = ca_write_cert(prev_path, ca->cert, detail)) != SIGNET_OK ||
-        (rc = conf_rewrite(ctx, ca->name, hsm_key_uri(key), old_uri, prev_rel, detail)) !=
+        (rc = conf_rewrite(ctx, ca->name, hsm_key_uri(key), old_uri, prev_rel,
+                           ca->crl_url ? new_crl : NULL, ca->crl_url ? old_crl : NULL, detail)) !=
             SIGNET_OK ||
         (rc = ca_write_cert(ca->cert_path, newcert, detail)) != SIGNET_OK)
         return rc;
@@ -277,8 +295,12 @@ static enum signet_err do_switch(struct ca_ctx *ctx, struct ca_ent *ca, struct h
     X509_free(ca->cert);
     X509_up_ref(newcert);
     ca->cert = newcert;
+    if (ca->crl_url != NULL) {
+        free(ca->crl_url);
+        ca->crl_url = strdup(new_crl);
+    }
     pthread_mutex_unlock(&ctx->lock);
-    if (ca->key_uri == NULL)
+    if (ca->key_uri == NULL || (old_crl[0] && ca->crl_url == NULL))
         return SIGNET_E_NOMEM;
     if ((rc = ca_store_ca(ctx, ca, detail)) != SIGNET_OK)
         return rc;
@@ -341,6 +363,37 @@ static enum signet_err rollover_import(struct ca_ctx *ctx, struct ca_ent *ca, st
     return rc;
 }
 
+/*
+ * The CRL URL must be .../NAME.crl or .../NAME-gK.crl (the generation's CRL is published under
+ * that name), without shards or deltas: each key generation has its own full CRL.
+ */
+static enum signet_err crl_check(struct ca_ctx *ctx, struct ca_ent *ca, const char *sec,
+                                 char *detail)
+{
+    const char *sh = sg_conf_get(ctx->conf, sec, "crl_shards"),
+               *de = sg_conf_get(ctx->conf, sec, "crl_delta");
+
+    if (ca->crl_url == NULL)
+        return SIGNET_OK;
+    if (ca_crl_url_gen(ca->name, ca->crl_url) == 0 ||
+        ca_crl_url_gen(ca->name, ca->crl_url) >= CA_CRL_GEN_MAX || strlen(ca->crl_url) > 500) {
+        sg_detail(detail,
+                  "CA %s: crl_url = %.80s: a rollover publishes each key generation's CRL as "
+                  ".../%s.crl, .../%s-g2.crl, ...; set crl_url to such a URL first",
+                  ca->name, ca->crl_url, ca->name, ca->name);
+        return SIGNET_E_CONFIG;
+    }
+    if ((sh != NULL && strcmp(sh, "0") != 0 && strcmp(sh, "1") != 0) ||
+        (de != NULL && strcmp(de, "yes") == 0)) {
+        sg_detail(detail,
+                  "CA %s: crl_shards and crl_delta are not supported across a key rollover "
+                  "(each key generation has one full CRL); nothing was made",
+                  ca->name);
+        return SIGNET_E_CONFIG;
+    }
+    return SIGNET_OK;
+}
+
 /* Refusals before anything is made. */
 static enum signet_err rollover_check(struct ca_ctx *ctx, struct ca_ent *ca, const char *name,
                                       char *detail)
@@ -366,7 +419,7 @@ static enum signet_err rollover_check(struct ca_ctx *ctx, struct ca_ent *ca, con
                   name, sg_conf_get(ctx->conf, sec, "previous_key"));
         return SIGNET_E_EXISTS;
     }
-    return SIGNET_OK;
+    return crl_check(ctx, ca, sec, detail);
 }
 
 enum signet_err ca_previous_generation(struct ca_ctx *ctx, const char *name, X509 **out_cert,
@@ -459,8 +512,8 @@ static enum signet_err rollover_retire(struct ca_ctx *ctx, struct ca_ent *ca,
                   "last on %s): it must keep signing CRLs and OCSP for them until then",
                   ca->name, a.live, when);
         rc = SIGNET_E_FORBIDDEN;
-    } else if (rc == SIGNET_OK &&
-               (rc = conf_rewrite(ctx, ca->name, ca->key_uri, NULL, NULL, detail)) == SIGNET_OK) {
+    } else if (rc == SIGNET_OK && (rc = conf_rewrite(ctx, ca->name, ca->key_uri, NULL, NULL, NULL,
+                                                     NULL, detail)) == SIGNET_OK) {
         snprintf(res->previous_key, sizeof(res->previous_key), "%s", hsm_key_uri(key));
         res->retired = 1;
         rc = ca_audit(ctx, "operator", "ca.rollover-retire", ca->name, detail);

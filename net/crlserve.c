@@ -68,6 +68,12 @@ static int parse_path(struct store *st, const char *rest, char *name, uint32_t *
         *stream = STORE_CRL_STREAM_SHARD + (uint32_t)k;
         return 1;
     }
+    if ((dash = strrchr(name, '-')) != NULL && dash[1] == 'g' && dash[2] >= '1' && dash[2] <= '9' &&
+        strlen(dash + 2) <= 3 && sg_parse_u64(dash + 2, 2, 999, &k)) {
+        name[dash - name] = '\0'; /* NAME-gK.crl: key generation K after a rollover */
+        *stream = STORE_CRL_STREAM_GEN + (uint32_t)k;
+        return 1;
+    }
     return 1;
 }
 
@@ -105,8 +111,9 @@ void net_h_crl(struct net_worker *w, struct evhttp_request *req, const char *res
 
     memset(&s, 0, sizeof(s));
     if (!parse_path(st, rest, name, &stream) || strlen(name) >= CA_NAME_MAX)
-        return net_problem(w, req, 404, "notFound", "Not Found",
-                           "use /crl/NAME.crl, /crl/NAME-delta.crl or /crl/NAME-shard-K.crl");
+        return net_problem(
+            w, req, 404, "notFound", "Not Found",
+            "use /crl/NAME.crl, /crl/NAME-gK.crl, /crl/NAME-delta.crl or /crl/NAME-shard-K.crl");
     if (!net_method_is(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD))
         return net_method_not_allowed(w, req, "GET, HEAD");
     if (store_ca_get(st, name, &ca, NULL) != SIGNET_OK) {

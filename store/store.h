@@ -416,4 +416,8 @@ enum signet_err store_request_pending(struct store *st, uint64_t *out, char *det
  */
 enum signet_err store_backup_copy(struct store *st, const char *dest_dir, char *detail);
 
+/* ---- CRL streams of key generations (revocation.c, ca/crl_prev.c) ---- */
+/* The CRL of a CA's key generation K >= 2 (NAME-gK.crl) after a rollover; NAME.crl is FULL. */
+#define STORE_CRL_STREAM_GEN 1024u
+
 #endif
