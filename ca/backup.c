@@ -180,8 +180,9 @@ static int softhsm_token_dir(const char *tokendir, const char *label, char *out,
         size_t len = 0;
         if (e->d_name[0] == '.')
             continue;
-        snprintf(path, sizeof(path), "%s/%s/token.object", tokendir, e->d_name);
-        if (sg_read_file(path, 1u << 20, &buf, &len, NULL) != SIGNET_OK)
+        if (snprintf(path, sizeof(path), "%s/%s/token.object", tokendir, e->d_name) >=
+                (int)sizeof(path) ||
+            sg_read_file(path, 1u << 20, &buf, &len, NULL) != SIGNET_OK)
             continue;
         if (memmem(buf, len, want, sizeof(want)) != NULL) {
             snprintf(out, cap, "%s", e->d_name);
