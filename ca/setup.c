@@ -159,7 +159,9 @@ enum signet_err ca_make(struct ca_ctx *ctx, struct ca_ent *ca, enum hsm_key_type
 {
     struct ca_ent *parent = ca->parent[0] ? ca_ent_find(ctx, ca->parent) : NULL;
     struct hsm_token *tok = NULL;
-    char label[128], why[SIGNET_DETAIL_MAX] = "";
+    char label[128], why[SIGNET_DETAIL_MAX] = "", sect[CA_NAME_MAX + 8];
+    const char *bk;
+    unsigned flags;
     EVP_PKEY *pkey = NULL;
     enum signet_err rc;
 
@@ -176,7 +178,14 @@ enum signet_err ca_make(struct ca_ctx *ctx, struct ca_ent *ca, enum hsm_key_type
     }
     if ((rc = ca_token(ctx, ctx->tokens[ca->token].name, &tok, detail)) != SIGNET_OK)
         return rc;
-    if ((rc = hsm_keygen(tok, label, type, 0, &ca->key, why)) != SIGNET_OK) {
+    /* online CA keys are marked for backup (wrapped only under a trusted key, docs/backup.md);
+     * a key on a quorum (offline) token never leaves it; [ca.NAME] backup = no opts out */
+    snprintf(sect, sizeof(sect), "ca.%s", ca->name);
+    bk = sg_conf_get(ctx->conf, sect, "backup");
+    flags = ca_token_is_quorum(&ctx->tokens[ca->token]) || (bk != NULL && strcmp(bk, "no") == 0)
+                ? 0
+                : HSM_KEYGEN_BACKUP;
+    if ((rc = hsm_keygen(tok, label, type, flags, &ca->key, why)) != SIGNET_OK) {
         sg_detail(detail, "CA %s: key %s on token %s: %s", ca->name, label, hsm_token_label(tok),
                   why);
         return rc;

@@ -95,7 +95,11 @@ static int hsm_list(struct ca_ctx *ctx)
                    objs[k].type < HSM_KEY_TYPE_MAX ? hsm_key_type_name(objs[k].type) : "other",
                    objs[k].is_private ? "private" : "public",
                    objs[k].is_private && objs[k].sensitive ? " sensitive" : "",
-                   objs[k].is_private && !objs[k].extractable ? " never-extractable" : "");
+                   !objs[k].is_private    ? ""
+                   : !objs[k].extractable ? " never-extractable"
+                   : objs[k].wrap_with_trusted
+                       ? " backup-wrap-only" /* leaves only wrapped under a trusted key */
+                       : " EXTRACTABLE");
         free(objs);
     }
     sg_strv_free(tokens);

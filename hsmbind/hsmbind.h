@@ -180,6 +180,7 @@ struct hsm_object_info {
     enum hsm_key_type type; /* HSM_KEY_TYPE_MAX when not one Signet knows */
     int is_private;         /* 1 private key, 0 public key */
     int sensitive, extractable, always_sensitive, never_extractable;
+    int wrap_with_trusted; /* CKA_WRAP_WITH_TRUSTED: extractable only under a trusted key */
 };
 
 /* Slots with a token present. Caller frees *out with free(). */

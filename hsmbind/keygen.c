@@ -200,6 +200,7 @@ static void object_describe(struct hsm_token *tok, CK_SESSION_HANDLE h, CK_OBJEC
         e->extractable = get_bool(tok, h, o, CKA_EXTRACTABLE) == 1;
         e->always_sensitive = get_bool(tok, h, o, CKA_ALWAYS_SENSITIVE) == 1;
         e->never_extractable = get_bool(tok, h, o, CKA_NEVER_EXTRACTABLE) == 1;
+        e->wrap_with_trusted = get_bool(tok, h, o, CKA_WRAP_WITH_TRUSTED) == 1;
     }
     hsm_pct_encode((const unsigned char *)tok->label, strlen(tok->label), t, sizeof(t));
     hsm_pct_encode((const unsigned char *)e->label, strlen(e->label), l, sizeof(l));

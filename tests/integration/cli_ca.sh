@@ -17,8 +17,9 @@ sig() { "$B/signet" -c "$CONF" "$@"; }
 cd "$W"
 
 sig hsm list >"$W/list" || fail "hsm list"
-grep -q 'pkcs11:token=signet-online;object=issuing-1.*ec:P-256 private sensitive never-extractable' "$W/list" \
-  || fail "hsm list does not show issuing-1 as a sensitive, never-extractable P-256 key: $(cat "$W/list")"
+# issuing-1 is marked for backup: it leaves the token only wrapped under a trusted key
+grep -q 'pkcs11:token=signet-online;object=issuing-1;.*ec:P-256 private sensitive backup-wrap-only' "$W/list" \
+  || fail "hsm list does not show issuing-1 as a sensitive, backup-wrap-only P-256 key: $(cat "$W/list")"
 # the root token is offline: hsm list names it but does not open it
 grep -q '^token root: label signet-root' "$W/list" || fail "hsm list does not name the root token"
 grep -q 'quorum' "$W/list" || fail "hsm list does not say the root token needs a quorum: $(cat "$W/list")"

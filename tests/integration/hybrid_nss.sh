@@ -42,8 +42,10 @@ sig ca create --name cloud-1 --parent root --token cloud --type ec:P-256 --subje
   --csr-out "$W/cloud.csr" >"$W/create.log" 2>&1 || { cat "$W/create.log"; fail "ca create in the NSS token"; }
 grep -q 'key = pkcs11:token=NSS%20Certificate%20DB;object=cloud-1' <(sed 's/  */ /g' "$CONF") \
   || fail "the CA's key URI is not percent-encoded: $(grep -A1 'ca.cloud-1' "$CONF")"
-sig hsm list | grep -q 'token=NSS%20Certificate%20DB;object=cloud-1.*ec:P-256 private sensitive never-extractable' \
-  || fail "the NSS key is not listed as sensitive and never extractable: $(sig hsm list)"
+# an online CA key is marked for backup: NSS keeps CKA_WRAP_WITH_TRUSTED, so it leaves the
+# module only wrapped under a trusted key (never in clear, never under an ordinary key)
+sig hsm list | grep -q 'token=NSS%20Certificate%20DB;object=cloud-1.*ec:P-256 private sensitive backup-wrap-only' \
+  || fail "the NSS key is not listed as sensitive and backup-wrap-only: $(sig hsm list)"
 cat >"$W/cer.conf" <<CER
 [ceremony]
 operation  = sign-subordinate
