@@ -36,7 +36,10 @@ static const char usage_text[] =
     "DIR\n"
     "  ceremony run FILE --dry-run [--plan-out PLAN]\n"
     "  ceremony run FILE --share F[:PASSFILE] ... [--plan PLAN]\n"
-    "  audit verify\n";
+    "  audit verify\n"
+    "  backup create --out F | backup verify F [--recipient-key K] | backup init-kek [--token T]\n"
+    "  backup restore F --dir D [--share F[:PASSFILE]]... [--recipient-key K]\n"
+    "  backup prune DIR --keep N [--max-age DAYS]\n";
 
 static int usage(const char *why)
 {
