@@ -92,24 +92,59 @@ static void digits(unsigned char *out, int v, int w)
         out[i] = (unsigned char)('0' + v % 10);
 }
 
-/* Encodes a time as tag (0x17 UTCTime, 0x18 GeneralizedTime) at out; returns the length. */
-static size_t time_tlv(unsigned char *out, int64_t t, int generalized)
+/*
+ * UTC calendar arithmetic on the proleptic Gregorian calendar, in 400-year eras of 146097
+ * days, without gmtime_r/timegm: a CRL writes a time per entry, and libc's conversions go
+ * through the time-zone machinery (and its lock) each time.
+ */
+struct civil {
+    int64_t y;
+    int mon, day, hour, min, sec; /* mon 1..12, day 1..31 */
+};
+
+static void civil_of(int64_t t, struct civil *c)
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), rem = t - days * 86400;
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                      /* 0 .. 146096 */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0 .. 399 */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0 .. 365 */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+
+    c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    c->mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+    c->y = yoe + era * 400 + (c->mon <= 2);
+    c->hour = (int)(rem / 3600);
+    c->min = (int)(rem % 3600 / 60);
+    c->sec = (int)(rem % 60);
+}
+
+/* Seconds since the epoch of a UTC civil time (the inverse of civil_of). */
+static int64_t civil_to_time(const struct civil *c)
+{
+    int64_t y = c->y - (c->mon <= 2), era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400, mp = c->mon > 2 ? c->mon - 3 : c->mon + 9;
+    int64_t doy = (153 * mp + 2) / 5 + c->day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return (era * 146097 + doe - 719468) * 86400 + c->hour * 3600 + c->min * 60 + c->sec;
+}
+
+/* Encodes a time as tag (0x17 UTCTime, 0x18 GeneralizedTime) at out; returns the length. */
+static size_t time_tlv(unsigned char *out, const struct civil *t, int generalized)
+{
     unsigned char *c = out + 2;
     size_t n = 0;
 
-    gmtime_r(&tt, &tm);
     if (generalized)
-        digits(c, tm.tm_year + 1900, 4), n = 4;
+        digits(c, (int)t->y, 4), n = 4;
     else
-        digits(c, tm.tm_year % 100, 2), n = 2;
-    digits(c + n, tm.tm_mon + 1, 2);
-    digits(c + n + 2, tm.tm_mday, 2);
-    digits(c + n + 4, tm.tm_hour, 2);
-    digits(c + n + 6, tm.tm_min, 2);
-    digits(c + n + 8, tm.tm_sec, 2);
+        digits(c, (int)(t->y % 100), 2), n = 2;
+    digits(c + n, t->mon, 2);
+    digits(c + n + 2, t->day, 2);
+    digits(c + n + 4, t->hour, 2);
+    digits(c + n + 6, t->min, 2);
+    digits(c + n + 8, t->sec, 2);
     c[n + 10] = 'Z';
     out[0] = generalized ? 0x18 : 0x17;
     out[1] = (unsigned char)(n + 11);
@@ -118,16 +153,18 @@ static size_t time_tlv(unsigned char *out, int64_t t, int generalized)
 
 size_t crl_der_time(unsigned char *out, int64_t t)
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
+    struct civil c;
 
-    gmtime_r(&tt, &tm);
-    return time_tlv(out, t, tm.tm_year + 1900 >= 2050 || tm.tm_year + 1900 < 1950);
+    civil_of(t, &c);
+    return time_tlv(out, &c, c.y >= 2050 || c.y < 1950);
 }
 
 size_t crl_der_gentime(unsigned char *out, int64_t t)
 {
-    return time_tlv(out, t, 1);
+    struct civil c;
+
+    civil_of(t, &c);
+    return time_tlv(out, &c, 1);
 }
 
 int crl_der_next(struct crl_der *d, unsigned *tag, const unsigned char **c, size_t *clen,
@@ -178,10 +215,10 @@ static int num(const unsigned char *c, int n)
 
 int crl_der_time_read(unsigned tag, const unsigned char *c, size_t n, int64_t *out)
 {
-    struct tm tm;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    struct civil t;
     int y, off;
 
-    memset(&tm, 0, sizeof(tm));
     if (tag == 0x17 && n == 13) {
         y = num(c, 2);
         y = y < 0 ? -1 : (y < 50 ? 2000 + y : 1900 + y);
@@ -194,16 +231,18 @@ int crl_der_time_read(unsigned tag, const unsigned char *c, size_t n, int64_t *o
     }
     if (y < 0 || c[n - 1] != 'Z')
         return 0;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = num(c + off, 2) - 1;
-    tm.tm_mday = num(c + off + 2, 2);
-    tm.tm_hour = num(c + off + 4, 2);
-    tm.tm_min = num(c + off + 6, 2);
-    tm.tm_sec = num(c + off + 8, 2);
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
-        tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
+    t.y = y;
+    t.mon = num(c + off, 2);
+    t.day = num(c + off + 2, 2);
+    t.hour = num(c + off + 4, 2);
+    t.min = num(c + off + 6, 2);
+    t.sec = num(c + off + 8, 2);
+    if (t.mon < 1 || t.mon > 12 || t.day < 1 || t.day > mdays[t.mon - 1] || t.hour < 0 ||
+        t.hour > 23 || t.min < 0 || t.min > 59 || t.sec < 0 || t.sec > 59)
         return 0;
-    *out = (int64_t)timegm(&tm);
+    if (t.mon == 2 && t.day == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return 0;
+    *out = civil_to_time(&t);
     return 1;
 }
 
