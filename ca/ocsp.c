@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ocsp.h"
+#include "ocsp_prev.h"
 
 #define QUEUE_CAP       4096 /* (ca, serial) waiting; more are dropped, the pass covers them */
 #define PASS_BATCH      1024 /* responses signed per pass at most; the next pass comes soon */
@@ -42,6 +43,7 @@ struct responder {
     struct hsm_key *key; /* NULL until set up */
     EVP_PKEY *evp;
     X509 *cert;
+    struct ocsp_prev prev; /* the previous key generation after a rollover (ocsp_prev.c) */
 };
 
 struct qent {
@@ -175,6 +177,7 @@ static void state_free(struct ocsp_state *s)
         EVP_PKEY_free(s->r[i].evp);
         hsm_key_free(s->r[i].key);
         X509_free(s->r[i].cert);
+        ocsp_prev_clear(&s->r[i].prev);
     }
     for (int i = 0; i < HSM_KEY_TYPE_MAX; i++)
         EVP_PKEY_free(s->throwaway[i]);
@@ -253,7 +256,7 @@ static int64_t tsecs(const ASN1_TIME *t)
 }
 
 /* 1 when the responder certificate can be used as it is (before half its life, right key). */
-static int responder_fresh(X509 *cert, EVP_PKEY *pub, X509 *issuer, int64_t now)
+int ocsp_responder_fresh(X509 *cert, EVP_PKEY *pub, X509 *issuer, int64_t now)
 {
     struct ocsp_lint_result res = {0};
     int64_t nb, na;
@@ -267,14 +270,14 @@ static int responder_fresh(X509 *cert, EVP_PKEY *pub, X509 *issuer, int64_t now)
 }
 
 /* Builds the responder TBS: subject "<CA CN> OCSP Responder", the extensions of RFC 6960. */
-static X509 *responder_tbs(struct ca_ent *ca, EVP_PKEY *pub, int64_t days)
+static X509 *responder_tbs(const char *ca_name, X509 *issuer, EVP_PKEY *pub, int64_t days)
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
     ASN1_NULL *nul = ASN1_NULL_new();
     unsigned char serial[16];
     char cn[CA_NAME_MAX + 32];
-    int64_t now = sg_now(), end = now + days * 86400, ca_end = tsecs(X509_get0_notAfter(ca->cert));
+    int64_t now = sg_now(), end = now + days * 86400, ca_end = tsecs(X509_get0_notAfter(issuer));
     BIGNUM *bn = NULL;
     ASN1_INTEGER *ai = NULL;
     X509_EXTENSION *e[3] = {NULL};
@@ -282,14 +285,14 @@ static X509 *responder_tbs(struct ca_ent *ca, EVP_PKEY *pub, int64_t days)
 
     if (end > ca_end)
         end = ca_end;
-    snprintf(cn, sizeof(cn), "%s%s", ca->name, RESP_SUBJECT_CN);
+    snprintf(cn, sizeof(cn), "%s%s", ca_name, RESP_SUBJECT_CN);
     if (x == NULL || name == NULL || nul == NULL || !ca_new_serial(serial) ||
         (bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
         (ai = BN_to_ASN1_INTEGER(bn, NULL)) == NULL || !X509_set_version(x, X509_VERSION_3) ||
         !X509_set_serialNumber(x, ai) ||
         !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)cn, -1, -1, 0) ||
         !X509_set_subject_name(x, name) ||
-        !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) || !X509_set_pubkey(x, pub) ||
+        !X509_set_issuer_name(x, X509_get_subject_name(issuer)) || !X509_set_pubkey(x, pub) ||
         !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(now - RESPONDER_SKEW)) ||
         !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)end))
         goto out;
@@ -299,7 +302,7 @@ static X509 *responder_tbs(struct ca_ent *ca, EVP_PKEY *pub, int64_t days)
     if (e[0] == NULL || e[1] == NULL || e[2] == NULL || !X509_add_ext(x, e[0], -1) ||
         !X509_add_ext(x, e[1], -1) || !X509_add_ext(x, e[2], -1) ||
         !X509_add1_ext_i2d(x, NID_id_pkix_OCSP_noCheck, nul, 0, X509V3_ADD_DEFAULT) ||
-        !ca_add_ski_aki(x, ca->cert))
+        !ca_add_ski_aki(x, issuer))
         goto out;
     ok = 1;
 out:
@@ -332,36 +335,36 @@ static enum signet_err meta_fn(struct store_txn *txn, void *arg, char *detail)
     return rc;
 }
 
-/* Issues the responder certificate (signed by the CA's token key), stores and publishes it. */
-static enum signet_err responder_issue(struct ocsp_state *s, struct ca_ent *ca, struct responder *r,
-                                       const char *meta, char *detail)
+/*
+ * Issues a responder certificate for CA ca_name's generation whose certificate is issuer and
+ * whose key is cakey (certifying pub), stores it in meta and publishes public/<file>; *slot
+ * (freed first) receives it. Shared by the current generation and the previous one.
+ */
+enum signet_err ocsp_responder_issue(struct ca_ctx *ctx, const char *ca_name, X509 *issuer,
+                                     EVP_PKEY *cakey, EVP_PKEY *pub, int64_t days, const char *meta,
+                                     const char *file, X509 **slot, char *detail)
 {
-    EVP_PKEY *cakey = NULL;
-    X509 *x = responder_tbs(ca, hsm_key_public(r->key), r->days);
+    X509 *x = responder_tbs(ca_name, issuer, pub, days);
     struct ocsp_lint_result res = {0};
     unsigned char *der = NULL;
     char path[4200], object[CA_NAME_MAX + 64], hex[2 * STORE_SERIAL_MAX + 1];
     int len;
-    enum signet_err rc;
+    enum signet_err rc = SIGNET_E_HSM;
 
-    (void)s;
     if (x == NULL) {
-        sg_detail(detail, "CA %s: cannot build the OCSP responder certificate", ca->name);
+        sg_detail(detail, "CA %s: cannot build the OCSP responder certificate", ca_name);
         sg_detail_openssl(detail);
         return SIGNET_E_CRYPTO;
     }
-    if ((rc = ca_ent_key(s->ctx, ca, &cakey, detail)) != SIGNET_OK)
-        goto out;
-    rc = SIGNET_E_HSM;
-    if (X509_sign(x, cakey, ca_sign_md(X509_get0_pubkey(ca->cert))) <= 0 ||
-        X509_verify(x, X509_get0_pubkey(ca->cert)) != 1) {
-        sg_detail(detail, "CA %s: signing the OCSP responder certificate failed", ca->name);
+    if (X509_sign(x, cakey, ca_sign_md(X509_get0_pubkey(issuer))) <= 0 ||
+        X509_verify(x, X509_get0_pubkey(issuer)) != 1) {
+        sg_detail(detail, "CA %s: signing the OCSP responder certificate failed", ca_name);
         sg_detail_openssl(detail);
         goto out;
     }
-    if (ocsp_lint_responder(x, ca->cert, &res) > 0) {
-        sg_log(SG_LOG_ERR, "ocsp lint: CA %s responder: %s", ca->name, res.msg[0]);
-        sg_detail(detail, "CA %s: responder certificate lint: %s", ca->name, res.msg[0]);
+    if (ocsp_lint_responder(x, issuer, &res) > 0) {
+        sg_log(SG_LOG_ERR, "ocsp lint: CA %s responder: %s", ca_name, res.msg[0]);
+        sg_detail(detail, "CA %s: responder certificate lint: %s", ca_name, res.msg[0]);
         rc = SIGNET_E_LINT;
         goto out;
     }
@@ -377,22 +380,37 @@ static enum signet_err responder_issue(struct ocsp_state *s, struct ca_ent *ca, 
                           : (size_t)ASN1_STRING_length(sn),
                       hex);
     }
-    snprintf(object, sizeof(object), "%s/%s", ca->name, hex);
+    snprintf(object, sizeof(object), "%s/%s", ca_name, hex);
     struct meta_arg a = {meta, object, der, (size_t)len};
-    if ((rc = store_write(s->ctx->st, meta_fn, &a, detail)) != SIGNET_OK)
+    if ((rc = store_write(ctx->st, meta_fn, &a, detail)) != SIGNET_OK)
         goto out;
-    snprintf(path, sizeof(path), "%s/%s-ocsp.crt", s->ctx->public_dir, ca->name);
+    snprintf(path, sizeof(path), "%s/%s", ctx->public_dir, file);
     if (ca_write_cert(path, x, NULL) != SIGNET_OK)
-        sg_log(SG_LOG_WARN, "CA %s: could not write %s (the store has the responder)", ca->name,
+        sg_log(SG_LOG_WARN, "CA %s: could not write %s (the store has the responder)", ca_name,
                path);
-    sg_log(SG_LOG_INFO, "CA %s: OCSP responder certificate %s issued", ca->name, hex);
-    X509_free(r->cert);
-    r->cert = x;
+    sg_log(SG_LOG_INFO, "CA %s: OCSP responder certificate %s issued (%s)", ca_name, hex, file);
+    X509_free(*slot);
+    *slot = x;
     x = NULL;
 out:
     OPENSSL_free(der);
     X509_free(x);
     return rc;
+}
+
+/* Issues the current generation's responder certificate (signed by the CA's token key). */
+static enum signet_err responder_issue(struct ocsp_state *s, struct ca_ent *ca, struct responder *r,
+                                       const char *meta, char *detail)
+{
+    EVP_PKEY *cakey = NULL;
+    char file[CA_NAME_MAX + 16];
+    enum signet_err rc;
+
+    if ((rc = ca_ent_key(s->ctx, ca, &cakey, detail)) != SIGNET_OK)
+        return rc;
+    snprintf(file, sizeof(file), "%s-ocsp.crt", ca->name);
+    return ocsp_responder_issue(s->ctx, ca->name, ca->cert, cakey, hsm_key_public(r->key), r->days,
+                                meta, file, &r->cert, detail);
 }
 
 /*
@@ -439,7 +457,7 @@ static enum signet_err responder_ready(struct ocsp_state *s, size_t i, char *det
         r->cert = d2i_X509(NULL, &p, (long)len);
     }
     free(buf);
-    if (responder_fresh(r->cert, hsm_key_public(r->key), ca->cert, sg_now()))
+    if (ocsp_responder_fresh(r->cert, hsm_key_public(r->key), ca->cert, sg_now()))
         return SIGNET_OK;
     return responder_issue(s, ca, r, meta, detail);
 }
@@ -455,9 +473,12 @@ static size_t ca_index(struct ca_ctx *ctx, const char *name)
     return name != NULL ? i : ctx->ncas;
 }
 
-/* Signs both CertID hashes of one response (caller holds sign_mu and made the responder). */
-static enum signet_err sign_pair(struct ocsp_state *s, size_t i, struct ocsp_single *one,
-                                 struct store_ocsp *rec, char *detail)
+/*
+ * Signs both CertID hashes of one response with the responder certificate rcert (of the
+ * generation that issued the certificate; caller holds sign_mu and made the responder).
+ */
+static enum signet_err sign_pair(struct ocsp_state *s, size_t i, X509 *rcert,
+                                 struct ocsp_single *one, struct store_ocsp *rec, char *detail)
 {
     struct responder *r = &s->r[i];
     EVP_PKEY *tk = throwaway(s, r->type);
@@ -469,21 +490,27 @@ static enum signet_err sign_pair(struct ocsp_state *s, size_t i, struct ocsp_sin
     }
     for (int h = 0; h < STORE_OCSP_NHASH && rc == SIGNET_OK; h++) {
         one->hash = (enum store_ocsp_hash)h;
-        rc = ocsp_response_make(one, r->cert, r->evp, tk, &rec->der[h], &rec->der_len[h], detail);
+        rc = ocsp_response_make(one, rcert, r->evp, tk, &rec->der[h], &rec->der_len[h], detail);
     }
     return rc;
 }
 
-/* Fills the response's times: now, and now + validity clamped to the responder's notAfter. */
-static void set_times(const struct responder *r, struct ocsp_single *one)
+/* Fills the response's times: now, and now + validity clamped to rcert's notAfter. */
+static void set_times_by(const struct responder *r, X509 *rcert, struct ocsp_single *one)
 {
-    int64_t now = sg_now(), until = tsecs(X509_get0_notAfter(r->cert));
+    int64_t now = sg_now(), until = tsecs(X509_get0_notAfter(rcert));
 
     one->produced_at = now;
     one->this_update = now;
     one->next_update = now + r->validity;
     if (one->next_update > until)
         one->next_update = until;
+}
+
+/* The same with the current generation's responder. */
+static void set_times(const struct responder *r, struct ocsp_single *one)
+{
+    set_times_by(r, r->cert, one);
 }
 
 /* Signs and stores the response of one certificate record (caller holds sign_mu). */
@@ -493,7 +520,9 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
     struct ca_ent *ca = &s->ctx->cas[i];
     struct ocsp_single one = {0};
     struct store_ocsp rec = {0};
-    enum signet_err rc;
+    X509 *issuer = ca->cert, *rcert;
+    char why[SIGNET_DETAIL_MAX] = "";
+    enum signet_err rc, prc;
 
     if (c->state != STORE_CERT_ISSUED && c->state != STORE_CERT_REVOKED &&
         c->state != STORE_CERT_PENDING) {
@@ -503,7 +532,20 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
     }
     if ((rc = responder_ready(s, i, detail)) != SIGNET_OK)
         return rc;
-    one.issuer = ca->cert;
+    rcert = s->r[i].cert;
+    /* after a rollover: what the previous key issued is answered by its own generation */
+    prc = ocsp_prev_ready(s->ctx, ca, &s->r[i].prev, s->r[i].key, s->r[i].days, why);
+    if (ocsp_prev_issued(&s->r[i].prev, ca, c)) {
+        if (prc != SIGNET_OK) {
+            sg_detail(detail, "%s", why);
+            return prc;
+        }
+        issuer = s->r[i].prev.cert;
+        rcert = s->r[i].prev.responder;
+    } else if (prc != SIGNET_OK) {
+        sg_log(SG_LOG_ERR, "OCSP: CA %s: previous generation: %s", ca->name, why);
+    }
+    one.issuer = issuer;
     one.serial = c->serial;
     one.serial_len = c->serial_len;
     /* a PENDING record is possibly issued (DESIGN.md): covered, as unknown, never good */
@@ -515,8 +557,8 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
         c->state == STORE_CERT_REVOKED && c->reason >= 0 && c->reason <= 10 && c->reason != 7
             ? c->reason
             : -1;
-    set_times(&s->r[i], &one);
-    if ((rc = sign_pair(s, i, &one, &rec, detail)) == SIGNET_OK) {
+    set_times_by(&s->r[i], rcert, &one);
+    if ((rc = sign_pair(s, i, rcert, &one, &rec, detail)) == SIGNET_OK) {
         rec.this_update = one.this_update;
         rec.next_update = one.next_update;
         rec.status = (int)one.status;
@@ -684,7 +726,12 @@ static int pass_run(struct ocsp_state *s, char *detail)
             sg_detail(detail, "%s", why);
         } else {
             int64_t na = tsecs(X509_get0_notAfter(s->r[i].cert));
+            char pwhy[SIGNET_DETAIL_MAX] = "";
             responders++;
+            /* the previous generation's responder exists even before it has anything to sign */
+            if (ocsp_prev_ready(ctx, &ctx->cas[i], &s->r[i].prev, s->r[i].key, s->r[i].days,
+                                pwhy) != SIGNET_OK)
+                sg_log(SG_LOG_ERR, "OCSP: CA %s: previous generation: %s", ctx->cas[i].name, pwhy);
             until = until == 0 || na < until ? na : until;
         }
         pthread_mutex_unlock(&s->sign_mu);

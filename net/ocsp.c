@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ struct issuer {
     uint32_t store_id;
     int served; /* has a responder certificate */
     int nonce;  /* [ca.NAME] ocsp_nonce = yes: requests with a nonce are signed live */
+    int gen;    /* 0 the current key generation, 1 the previous one (after a rollover) */
+    int rolled; /* the CA has two generations: check a stored response's issuer key hash */
     unsigned char name[STORE_OCSP_NHASH][OCSP_HASH_MAX];
     unsigned char key[STORE_OCSP_NHASH][OCSP_HASH_MAX];
 };
@@ -68,6 +71,50 @@ static int issuer_fill(const char *pem, struct issuer *e)
     return ok;
 }
 
+/*
+ * After `signet ca rollover`: the previous generation of CA name while [ca.NAME] has
+ * previous_key, once the ca process has its responder (meta "ocsp.responder.NAME.previous")
+ * and its certificate (meta "ocsp.issuer.NAME.previous": this process may run as a user that
+ * cannot read public/), as entry e with gen 1. 1 = filled.
+ */
+static int issuer_prev(struct ca_ctx *ca, const char *name, uint32_t store_id, struct issuer *e)
+{
+    const struct sg_conf *conf = ca_ctx_conf(ca);
+    char sec[CA_NAME_MAX + 8], meta[STORE_META_NAME_MAX + CA_NAME_MAX];
+    unsigned char one, *buf = NULL;
+    const unsigned char *p;
+    size_t len = 0;
+    enum signet_err rc;
+    X509 *x = NULL;
+    int ok = 0;
+
+    snprintf(sec, sizeof(sec), "ca.%s", name);
+    snprintf(meta, sizeof(meta), "ocsp.responder.%s.previous", name);
+    if (sg_conf_get(conf, sec, "previous_key") == NULL)
+        return 0;
+    rc = store_meta_get(ca_ctx_store(ca), meta, &one, sizeof(one), &len, NULL);
+    if ((rc != SIGNET_OK && rc != SIGNET_E_USAGE) || len == 0 ||
+        (buf = malloc(STORE_DER_MAX)) == NULL)
+        goto out;
+    snprintf(meta, sizeof(meta), "ocsp.issuer.%s.previous", name);
+    if (store_meta_get(ca_ctx_store(ca), meta, buf, STORE_DER_MAX, &len, NULL) != SIGNET_OK)
+        goto out;
+    p = buf;
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL)
+        goto out;
+    memset(e, 0, sizeof(*e));
+    e->store_id = store_id;
+    e->served = 1;
+    e->gen = 1;
+    ok = 1;
+    for (int h = 0; ok && h < STORE_OCSP_NHASH; h++)
+        ok = ocsp_issuer_hashes(x, (enum store_ocsp_hash)h, e->name[h], e->key[h]);
+out:
+    X509_free(x);
+    free(buf);
+    return ok;
+}
+
 /* Rebuilds the issuer table from the CAs of the configuration and the store's responders. */
 static void cache_build(struct ca_ctx *ca)
 {
@@ -93,8 +140,11 @@ static void cache_build(struct ca_ctx *ca)
         snprintf(meta, sizeof(meta), "ca.%s", cas[i].name);
         tmp[n].nonce = sg_conf_get(ca_ctx_conf(ca), meta, "ocsp_nonce") != NULL &&
                        strcmp(sg_conf_get(ca_ctx_conf(ca), meta, "ocsp_nonce"), "yes") == 0;
-        if (issuer_fill(pem, &tmp[n]))
+        if (issuer_fill(pem, &tmp[n]) && ++n < ISSUERS_MAX &&
+            issuer_prev(ca, cas[i].name, cas[i].store_id, &tmp[n])) {
+            tmp[n - 1].rolled = tmp[n].rolled = 1;
             n++;
+        }
         free(pem);
     }
     free(cas);
@@ -107,9 +157,11 @@ static void cache_build(struct ca_ctx *ca)
 
 /*
  * The store id of the served CA matching the CertID; 0 when none (unauthorized). *nonce (may
- * be NULL) receives whether that CA signs nonce requests live.
+ * be NULL) receives whether that CA signs nonce requests live; *rolled (may be NULL) whether
+ * the CA has two key generations (the stored response must carry the request's key hash).
  */
-static uint32_t issuer_find(struct ca_ctx *ca, const struct ocsp_certid *id, int *nonce)
+static uint32_t issuer_find(struct ca_ctx *ca, const struct ocsp_certid *id, int *nonce,
+                            int *rolled)
 {
     uint32_t found = 0;
     uint64_t at;
@@ -127,6 +179,8 @@ static uint32_t issuer_find(struct ca_ctx *ca, const struct ocsp_certid *id, int
         found = cache[i].store_id;
         if (nonce != NULL)
             *nonce = cache[i].nonce;
+        if (rolled != NULL)
+            *rolled = cache[i].rolled;
     }
     pthread_rwlock_unlock(&cache_lock);
     return found;
@@ -196,12 +250,34 @@ static void send_fresh(struct net_worker *w, struct evhttp_request *req, const u
     send_der(w, req, der, len);
 }
 
+/*
+ * 1 when the stored response's CertID carries the request's issuer key hash: a rolled-over
+ * CA's serial is answered only under the generation that issued it (the other: unauthorized).
+ */
+static int same_generation(const unsigned char *der, size_t len, const struct ocsp_certid *id)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    OCSP_BASICRESP *bs = r != NULL ? OCSP_response_get1_basic(r) : NULL;
+    OCSP_SINGLERESP *one = bs != NULL ? OCSP_resp_get0(bs, 0) : NULL;
+    const OCSP_CERTID *cid = one != NULL ? OCSP_SINGLERESP_get0_id(one) : NULL;
+    ASN1_OCTET_STRING *kh = NULL;
+    int ok = cid != NULL && OCSP_id_get0_info(NULL, NULL, &kh, NULL, (OCSP_CERTID *)cid) == 1 &&
+             kh != NULL && (size_t)ASN1_STRING_length(kh) == id->hash_len &&
+             memcmp(ASN1_STRING_get0_data(kh), id->key_hash, id->hash_len) == 0;
+
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(r);
+    return ok;
+}
+
 /* Answers one parsed request. */
 static void answer(struct net_worker *w, struct evhttp_request *req, const struct ocsp_request *q)
 {
     struct ca_ctx *ca = w->srv->ca;
     const struct ocsp_certid *id = &q->id[0];
-    uint32_t ca_id = issuer_find(ca, id, NULL);
+    int rolled = 0;
+    uint32_t ca_id = issuer_find(ca, id, NULL, &rolled);
     unsigned char *buf;
     size_t len = 0;
     int64_t tu = 0, nu = 0, now = sg_now();
@@ -215,7 +291,9 @@ static void answer(struct net_worker *w, struct evhttp_request *req, const struc
         return send_error(w, req, OCSP_RS_INTERNAL, ANS_TRYLATER);
     rc = store_ocsp_read(ca_ctx_store(ca), ca_id, id->serial, id->serial_len, id->hash, buf,
                          RESP_BUF, &len, &tu, &nu, &status, NULL);
-    if (rc == SIGNET_OK && ocsp_freshness(now, tu, nu) != OCSP_STALE) {
+    if (rc == SIGNET_OK && rolled && !same_generation(buf, len, id)) {
+        send_error(w, req, OCSP_RS_UNAUTHORIZED, ANS_UNAUTH); /* the other key: never good */
+    } else if (rc == SIGNET_OK && ocsp_freshness(now, tu, nu) != OCSP_STALE) {
         atomic_fetch_add(&answers[status == 1   ? ANS_REVOKED
                                   : status == 2 ? ANS_UNKNOWN
                                                 : ANS_GOOD],
@@ -262,8 +340,8 @@ static int live(struct net_worker *w, struct evhttp_request *req, const struct o
     struct net_issue_req *r;
     int nonce = 0;
 
-    if (q->nonce_state == OCSP_NONCE_NONE || issuer_find(w->srv->ca, &q->id[0], &nonce) == 0 ||
-        !nonce)
+    if (q->nonce_state == OCSP_NONCE_NONE ||
+        issuer_find(w->srv->ca, &q->id[0], &nonce, NULL) == 0 || !nonce)
         return 0;
     if (q->nonce_state == OCSP_NONCE_BAD) /* RFC 9654: 1 to 32 octets */
         return send_error(w, req, OCSP_RS_MALFORMED, ANS_MALFORMED), 1;

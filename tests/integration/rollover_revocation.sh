@@ -4,7 +4,9 @@
 # rolls over through a ceremony; one certificate issued before and one after are revoked; each
 # generation's CRL (issuing-1.crl signed by the old key, issuing-1-g2.crl by the new one, one
 # number sequence) makes `openssl verify -crl_check` report its own certificate revoked, lists
-# only what its key issued, and is served by signetd; a good old certificate stays good.
+# only what its key issued, and is served by signetd; a good old certificate stays good. OCSP:
+# each serial is answered (and verifies) under the generation that issued it, by a responder
+# certificate of that generation; asked under the other generation's issuer it is unauthorized.
 set -euo pipefail
 B=$(cd "${SIGNET_BUILD:-build}" && pwd)
 W=$(mktemp -d /tmp/signet-it.XXXXXX)
@@ -90,4 +92,38 @@ curl -fsS "$URL/crl/issuing-1.crl" -o "$W/s1.crl" || fail "GET issuing-1.crl"
 curl -fsS "$URL/crl/issuing-1-g2.crl" -o "$W/s2.crl" || fail "GET issuing-1-g2.crl"
 openssl crl -inform DER -in "$W/s1.crl" -noout -CAfile "$PUB/issuing-1-previous.crt" 2>&1 | grep -q "verify OK" || fail "served previous CRL"
 openssl crl -inform DER -in "$W/s2.crl" -noout -CAfile "$PUB/issuing-1.crt" 2>&1 | grep -q "verify OK" || fail "served new CRL"
-echo "PASS: rollover revocation (each key generation's CRL, one number sequence, served)"
+
+# --- OCSP for both generations (docs/ocsp.md "After a key rollover"): each serial answered by
+# the generation that issued it, under that generation's issuer hashes
+cat "$PUB/issuing-1-previous.crt" "$PUB/root.crt" >"$W/chain-prev.pem"
+cat "$PUB/issuing-1.crt" "$PUB/root.crt" >"$W/chain-cur.pem"
+# ocspq ISSUER CERT CAFILE [DIGEST]: openssl ocsp's output on one line
+ocspq() { openssl ocsp ${4:+"-$4"} -issuer "$1" -cert "$2" -url "$URL/ocsp" -CAfile "$3" -no_nonce 2>&1 | tr "\n" " " || true; }
+# until_said WANT ARGS...: retries (responses are signed by the refresher; the web's issuer table
+# is rebuilt every 5 s) until the answer holds WANT
+until_said() { local want=$1 r=""; shift; for _ in $(seq 1 60); do r=$(ocspq "$@"); case "$r" in *"$want"*) echo "$r"; return 0;; esac; sleep 0.5; done; echo "$r"; return 1; }
+for _ in $(seq 1 100); do [ -s "$PUB/issuing-1-previous-ocsp.crt" ] && break; sleep 0.1; done
+RP=$PUB/issuing-1-previous-ocsp.crt
+[ -s "$RP" ] || fail "no public/issuing-1-previous-ocsp.crt: $(grep -i ocsp "$W/d.log" | tail -3)"
+openssl verify -CAfile "$PUB/root.crt" -untrusted "$PUB/issuing-1-previous.crt" -purpose ocsphelper "$RP" >/dev/null 2>&1 \
+  || fail "the previous responder does not chain to the old key"
+if openssl verify -CAfile "$PUB/root.crt" -untrusted "$PUB/issuing-1.crt" "$RP" >/dev/null 2>&1; then fail "previous responder verifies under the new key"; fi
+openssl x509 -in "$RP" -noout -text | grep -q "OCSP No Check" || fail "previous responder lacks ocsp-nocheck"
+openssl x509 -in "$RP" -noout -ext extendedKeyUsage | grep -q "OCSP Signing" || fail "previous responder EKU"
+r=$(until_said "old.crt: revoked" "$PUB/issuing-1-previous.crt" "$W/old.crt" "$W/chain-prev.pem") || fail "old (revoked) by OCSP: $r"
+echo "$r" | grep -q "Response verify OK" || fail "old: response does not verify: $r"
+echo "$r" | grep -q "Reason: keyCompromise" || fail "old: reason: $r"
+r=$(until_said "oldgood.crt: good" "$PUB/issuing-1-previous.crt" "$W/oldgood.crt" "$W/chain-prev.pem") || fail "good old by OCSP: $r"
+echo "$r" | grep -q "Response verify OK" || fail "good old: response does not verify: $r"
+r=$(until_said "oldgood.crt: good" "$PUB/issuing-1-previous.crt" "$W/oldgood.crt" "$W/chain-prev.pem" sha256) || fail "good old by OCSP (SHA-256 CertID): $r"
+echo "$r" | grep -q "Response verify OK" || fail "good old (SHA-256): response does not verify: $r"
+r=$(until_said "new.crt: revoked" "$PUB/issuing-1.crt" "$W/new.crt" "$W/chain-cur.pem") || fail "new (revoked) by OCSP: $r"
+echo "$r" | grep -q "Response verify OK" || fail "new: response does not verify: $r"
+# a serial asked under the other generation's issuer: unauthorized, never good
+r=$(ocspq "$PUB/issuing-1.crt" "$W/oldgood.crt" "$W/chain-cur.pem")
+echo "$r" | grep -q "unauthorized" || fail "old serial under the new issuer: $r"
+r=$(ocspq "$PUB/issuing-1.crt" "$W/oldgood.crt" "$W/chain-cur.pem" sha256)
+echo "$r" | grep -q "unauthorized" || fail "old serial under the new issuer (SHA-256): $r"
+r=$(ocspq "$PUB/issuing-1-previous.crt" "$W/new.crt" "$W/chain-prev.pem")
+echo "$r" | grep -q "unauthorized" || fail "new serial under the previous issuer: $r"
+echo "PASS: rollover revocation (each key generation's CRL, one number sequence, served; OCSP per generation)"
