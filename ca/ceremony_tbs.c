@@ -23,53 +23,6 @@ void cer_sha256_hex(const void *data, size_t len, char *out)
     sg_hex_encode(md, sizeof(md), out);
 }
 
-/* A throwaway key of the CA's algorithm, kept in the context like issue.c's. Borrowed. */
-static EVP_PKEY *throwaway(struct ca_ctx *ctx, EVP_PKEY *pub)
-{
-    int id = EVP_PKEY_get_base_id(pub);
-    int slot = id == EVP_PKEY_ED25519         ? HSM_KEY_ED25519
-               : id == EVP_PKEY_RSA           ? HSM_KEY_RSA_2048
-               : EVP_PKEY_get_bits(pub) > 256 ? HSM_KEY_EC_P384
-                                              : HSM_KEY_EC_P256;
-    EVP_PKEY *k;
-
-    pthread_mutex_lock(&ctx->lock);
-    if ((k = ctx->throwaway[slot]) == NULL) {
-        if (slot == HSM_KEY_ED25519)
-            k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-        else if (slot == HSM_KEY_RSA_2048)
-            k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-        else
-            k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", slot == HSM_KEY_EC_P384 ? "P-384" : "P-256");
-        ctx->throwaway[slot] = k;
-    }
-    pthread_mutex_unlock(&ctx->lock);
-    return k;
-}
-
-/* CDP and AIA (OCSP) from the signing CA's configuration. 1 = ok. */
-static int add_urls(X509 *x, const struct ca_ent *ca)
-{
-    char v[600];
-    X509_EXTENSION *e;
-
-    if (ca->crl_url) {
-        snprintf(v, sizeof(v), "URI:%s", ca->crl_url);
-        if ((e = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, v)) == NULL)
-            return 0;
-        X509_add_ext(x, e, -1);
-        X509_EXTENSION_free(e);
-    }
-    if (ca->ocsp_url) {
-        snprintf(v, sizeof(v), "OCSP;URI:%s", ca->ocsp_url);
-        if ((e = X509V3_EXT_conf_nid(NULL, NULL, NID_info_access, v)) == NULL)
-            return 0;
-        X509_add_ext(x, e, -1);
-        X509_EXTENSION_free(e);
-    }
-    return 1;
-}
-
 static int64_t not_before(const struct cer_tbs_in *in);
 
 /* The file's validity inside the CA's own. */
@@ -188,12 +141,12 @@ enum signet_err cer_build_tbs(struct ca_ctx *ctx, const struct cer_tbs_in *in,
         goto out;
     rc = SIGNET_E_CRYPTO;
     if (x == NULL || !set_fields(x, in) || !policy_add_extensions(in->prof, x) ||
-        !ca_add_ski_aki(x, in->ca->cert) || !add_urls(x, in->ca)) {
+        !ca_add_ski_aki(x, in->ca->cert) || !ca_add_urls(x, in->ca)) {
         sg_detail(detail, "cannot build the certificate");
         sg_detail_openssl(detail);
         goto out;
     }
-    if ((tk = throwaway(ctx, issuer_pub)) == NULL ||
+    if ((tk = ca_throwaway_key(ctx, issuer_pub)) == NULL ||
         X509_sign(x, tk, ca_sign_md(issuer_pub)) <= 0) {
         sg_detail(detail, "cannot sign with a throwaway key");
         sg_detail_openssl(detail);

@@ -111,30 +111,6 @@ static enum signet_err load_cfg(struct ca_ctx *ctx, const struct ca_ent *ca, str
     return SIGNET_OK;
 }
 
-/* A throwaway key of the CA key's type (the lint signature), shared with issuance's slots. */
-static EVP_PKEY *throwaway(struct ca_ctx *ctx, EVP_PKEY *pub)
-{
-    int id = EVP_PKEY_get_base_id(pub);
-    int slot = id == EVP_PKEY_ED25519         ? HSM_KEY_ED25519
-               : id == EVP_PKEY_RSA           ? HSM_KEY_RSA_2048
-               : EVP_PKEY_get_bits(pub) > 256 ? HSM_KEY_EC_P384
-                                              : HSM_KEY_EC_P256;
-    EVP_PKEY *k;
-
-    pthread_mutex_lock(&ctx->lock);
-    if ((k = ctx->throwaway[slot]) == NULL) {
-        if (slot == HSM_KEY_ED25519)
-            k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-        else if (slot == HSM_KEY_RSA_2048)
-            k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-        else
-            k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", slot == HSM_KEY_EC_P384 ? "P-384" : "P-256");
-        ctx->throwaway[slot] = k;
-    }
-    pthread_mutex_unlock(&ctx->lock);
-    return k;
-}
-
 /* One CRL to make: which stream, which file, which URLs. */
 struct stream {
     uint32_t stream;  /* crl database stream */
@@ -367,7 +343,7 @@ static enum signet_err make_doc(struct gen *g, const struct stream *s, struct cr
     struct bump_arg b = {g->ca, s->counter, 0};
     struct crl_lint_result *lr = NULL;
     EVP_PKEY *pub = X509_get0_pubkey(s->prev ? g->prev_cert : g->ca->cert),
-             *tk = throwaway(g->ctx, pub);
+             *tk = ca_throwaway_key(g->ctx, pub);
     const unsigned char *der;
     size_t len;
     enum signet_err err;

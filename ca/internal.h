@@ -138,6 +138,16 @@ const struct ca_lint_info *ca_lint_at(size_t i);
  */
 size_t ca_lint_cert(const unsigned char *der, size_t len, X509 *issuer, struct ca_lint_result *out);
 
+/* ---- shared by issuance, CRLs and ceremonies (issue.c) ---- */
+
+/*
+ * A throwaway key with the same signature algorithm as pub, made once per context (borrowed):
+ * every TBS is signed with it and linted before the token signs the same bytes.
+ */
+EVP_PKEY *ca_throwaway_key(struct ca_ctx *ctx, EVP_PKEY *pub);
+/* CDP and AIA (OCSP) from the CA's configuration, when set. 1 = ok. */
+int ca_add_urls(X509 *x, const struct ca_ent *ca);
+
 /* ---- offline root: quorum shares and ceremonies (quorum.c, ceremony*.c, tokens.c) ---- */
 
 #define CA_ROOT_ID_LEN       32 /* SHA-256: names the root a share belongs to */

@@ -121,7 +121,7 @@ out:
 }
 
 /* CDP and AIA (OCSP) from the CA's configuration, when set. 1 = ok. */
-static int add_urls(X509 *x, const struct ca_ent *ca)
+int ca_add_urls(X509 *x, const struct ca_ent *ca)
 {
     char v[600];
     X509_EXTENSION *e;
@@ -148,7 +148,7 @@ static int add_urls(X509 *x, const struct ca_ent *ca)
  * TBS with it first fills the signature AlgorithmIdentifiers exactly as the token signature
  * will, and shows the TBS encodes, before anything is recorded.
  */
-static EVP_PKEY *throwaway(struct ca_ctx *ctx, EVP_PKEY *pub)
+EVP_PKEY *ca_throwaway_key(struct ca_ctx *ctx, EVP_PKEY *pub)
 {
     int id = EVP_PKEY_get_base_id(pub);
     int slot = id == EVP_PKEY_ED25519         ? HSM_KEY_ED25519
@@ -247,7 +247,7 @@ static enum signet_err build_tbs(struct ca_ent *ca, const struct policy_profile 
     if (sans != NULL &&
         !X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)sans, empty, X509V3_ADD_REPLACE))
         goto out;
-    if (!ca_add_ski_aki(x, ca->cert) || !add_urls(x, ca))
+    if (!ca_add_ski_aki(x, ca->cert) || !ca_add_urls(x, ca))
         goto out;
     *out = x;
     x = NULL;
@@ -300,7 +300,7 @@ static enum signet_err serial_and_tbs(struct ca_ctx *ctx, struct ca_ent *ca, X50
                                       int *tbs_len, char *detail)
 {
     EVP_PKEY *issuer_pub = X509_get0_pubkey(ca->cert);
-    EVP_PKEY *lint = throwaway(ctx, issuer_pub);
+    EVP_PKEY *lint = ca_throwaway_key(ctx, issuer_pub);
 
     *tbs = NULL;
     if (!ca_new_serial(serial) || !set_serial(x, serial, SERIAL_LEN) ||
