@@ -705,6 +705,17 @@ static int pass_cb(const struct store_cert *c, void *arg)
     return 1;
 }
 
+/* 1 when ca_ocsp_stop asked the refresher to stop (a SIGTERM must not wait for a whole pass). */
+static int stop_asked(struct ocsp_state *s)
+{
+    int v;
+
+    pthread_mutex_lock(&s->mu);
+    v = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
 /* One full pass over every served CA; returns 1 when the batch was full (more to do soon). */
 static int pass_run(struct ocsp_state *s, char *detail)
 {
@@ -716,8 +727,9 @@ static int pass_run(struct ocsp_state *s, char *detail)
 
     if ((a.work = calloc(PASS_BATCH, sizeof(*a.work))) == NULL)
         return 0;
-    for (size_t i = 0; i < ctx->ncas; i++) {
+    for (size_t i = 0; i < ctx->ncas && !stop_asked(s); i++) {
         char why[SIGNET_DETAIL_MAX] = "";
+        enum signet_err rc;
         if (!s->r[i].eligible)
             continue;
         pthread_mutex_lock(&s->sign_mu);
@@ -744,10 +756,16 @@ static int pass_run(struct ocsp_state *s, char *detail)
             int64_t tu = 0, nu = 0;
             int st = -1;
             size_t len;
-            int had = store_ocsp_read(ctx->st, ctx->cas[i].store_id, a.work[k]->serial,
-                                      a.work[k]->serial_len, STORE_OCSP_SHA1, NULL, 0, &len, &tu,
-                                      &nu, &st, NULL) == SIGNET_OK;
-            enum signet_err rc = presign_one(s, i, a.work[k]->serial, a.work[k]->serial_len, d);
+            int had;
+            if (stop_asked(s)) { /* the rest waits for the next start */
+                for (; k < a.nwork; k++)
+                    free(a.work[k]);
+                break;
+            }
+            had = store_ocsp_read(ctx->st, ctx->cas[i].store_id, a.work[k]->serial,
+                                  a.work[k]->serial_len, STORE_OCSP_SHA1, NULL, 0, &len, &tu, &nu,
+                                  &st, NULL) == SIGNET_OK;
+            rc = presign_one(s, i, a.work[k]->serial, a.work[k]->serial_len, d);
             if (rc != SIGNET_OK) {
                 sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", ctx->cas[i].name, d);
             } else if (!had) {
