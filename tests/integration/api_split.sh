@@ -5,7 +5,9 @@
 # the PIN file or the store's writer, has no PIN in its environment and runs unprivileged when
 # started as root; SIGKILL to the web child: it is started again and issuance works; SIGTERM to
 # the ca process: both exit, status 0; SIGKILL to the ca process: the web child exits by itself.
-set -euo pipefail
+set -eEuo pipefail
+# a command that stops the script under set -e says which (a bare exit status says nothing)
+trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 B=${SIGNET_BUILD:-build}
 W=$(mktemp -d /tmp/signet-it.XXXXXX)
 DPID=""; D2=""
