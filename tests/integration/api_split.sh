@@ -15,7 +15,8 @@ cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; [ -n "$D2" ] && kill -9 
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -8 "$W/d.log" >&2; exit 1; }
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-children() { ps -o pid= --ppid "$1" -o comm= | awk '$2=="signetd"{print $1}'; }
+# (ps exits 1 when there is none, e.g. between a web child's death and its restart)
+children() { { ps -o pid= --ppid "$1" -o comm= || true; } | awk '$2=="signetd"{print $1}'; }
 wait_up() { for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
 "$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }

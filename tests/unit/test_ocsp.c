@@ -424,7 +424,7 @@ static int demo_setup(void **state)
     }
     snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
     snprintf(cmd, sizeof(cmd),
-             "sed -i '/^\\[ca.issuing-1\\]/a ocsp_nonce = yes\\nocsp_nonce_rate = 3' '%s'", conf);
+             "sed -i '/^\\[ca.issuing-1\\]/a ocsp_nonce = yes\\nocsp_nonce_rate = 1' '%s'", conf);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -609,7 +609,9 @@ static void test_live_nonce(void **state)
     ca = ca_ent_find(ctx, "issuing-1");
     p = iss->der;
     leaf = d2i_X509(NULL, &p, (long)iss->der_len);
-    for (int i = 0; i < 6; i++) {
+    /* at 1 per second (a bucket of one), requests sent back to back meet a refusal soon, however
+     * slow the build signs; 20 tries bound it */
+    for (int i = 0; i < 20 && (signed_n < 1 || later < 1); i++) {
         size_t len, olen;
         unsigned char *req = make_req(leaf, ca->cert, EVP_sha256(), 1, 16, &len), *out = NULL;
         const unsigned char *q = req, *o;
@@ -633,8 +635,8 @@ static void test_live_nonce(void **state)
         OPENSSL_free(req);
         free(out);
     }
-    assert_true(signed_n >= 3);
-    assert_true(later >= 1); /* 3 per second: six at once cannot all be signed */
+    assert_true(signed_n >= 1);
+    assert_true(later >= 1); /* beyond the rate: tryLater, not a signature */
     {
         size_t len, olen;
         unsigned char *req = make_req(leaf, ca->cert, EVP_sha1(), 1, 40, &len), *out = NULL;
