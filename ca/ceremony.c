@@ -147,8 +147,7 @@ static enum signet_err plan_write(const char *path, const struct cer *c, const c
     return rc;
 }
 
-/* The value of "key VALUE" on its own line in text, copied to out. 1 = found. */
-static int plan_field(const char *text, const char *key, char *out, size_t cap)
+int cer_line_field(const char *text, const char *key, char *out, size_t cap)
 {
     size_t k = strlen(key);
 
@@ -181,28 +180,28 @@ static enum signet_err plan_read(const char *path, const struct cer *c, const ch
     if ((rc = sg_read_file(path, CEREMONY_PLAN_MAX, &text, &len, detail)) != SIGNET_OK)
         return rc;
     rc = SIGNET_E_INVALID;
-    if (!plan_field((char *)text, "signet-plan", v, sizeof(v)) || strcmp(v, "1") != 0) {
+    if (!cer_line_field((char *)text, "signet-plan", v, sizeof(v)) || strcmp(v, "1") != 0) {
         sg_detail(detail, "%s: not a Signet ceremony plan", path);
         goto out;
     }
     rc = SIGNET_E_FORBIDDEN;
-    if (!plan_field((char *)text, "ceremony-sha256", v, sizeof(v)) || strcmp(v, c->hash) != 0) {
+    if (!cer_line_field((char *)text, "ceremony-sha256", v, sizeof(v)) || strcmp(v, c->hash) != 0) {
         sg_detail(detail,
                   "%s was made from another ceremony file than %s (SHA-256 %.16s... vs "
                   "%.16s...); run the dry run again and review the new plan",
                   path, c->file, v, c->hash);
         goto out;
     }
-    if (!plan_field((char *)text, "ca", v, sizeof(v)) || strcmp(v, ca) != 0) {
+    if (!cer_line_field((char *)text, "ca", v, sizeof(v)) || strcmp(v, ca) != 0) {
         sg_detail(detail, "%s: the plan is for CA %s, not %s", path, v, ca);
         goto out;
     }
     rc = SIGNET_E_INVALID;
-    if (!plan_field((char *)text, "planned", v, sizeof(v)) ||
+    if (!cer_line_field((char *)text, "planned", v, sizeof(v)) ||
         !sg_parse_u64(v, 0, (uint64_t)INT64_MAX, &when) ||
-        !plan_field((char *)text, "serial", v, sizeof(v)) ||
+        !cer_line_field((char *)text, "serial", v, sizeof(v)) ||
         sg_hex_decode(v, serial, CEREMONY_SERIAL_LEN) != CEREMONY_SERIAL_LEN ||
-        (hex = malloc(len + 1)) == NULL || !plan_field((char *)text, "tbs", hex, len + 1) ||
+        (hex = malloc(len + 1)) == NULL || !cer_line_field((char *)text, "tbs", hex, len + 1) ||
         (*tbs = malloc(strlen(hex) / 2 + 1)) == NULL ||
         (n = sg_hex_decode(hex, *tbs, strlen(hex) / 2 + 1)) <= 0) {
         sg_detail(detail, "%s: the plan's serial or TBS is malformed", path);

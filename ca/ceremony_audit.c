@@ -49,24 +49,6 @@ out:
     return rc;
 }
 
-/* The value of the "key " line of a transcript, copied to out. 1 = found. */
-static int field(const char *text, const char *key, char *out, size_t cap)
-{
-    size_t k = strlen(key);
-
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, key, k) == 0 && p[k] == ' ') {
-            size_t n = strcspn(p + k + 1, "\n");
-            if (n >= cap)
-                return 0;
-            memcpy(out, p + k + 1, n);
-            out[n] = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 struct verify_arg {
     struct ca_ctx *ctx;
     size_t transcripts;
@@ -86,8 +68,8 @@ static int verify_one(struct verify_arg *a, const struct store_audit_entry *e)
     EVP_PKEY *pub;
     int ok = 0;
 
-    if (sigline == NULL || !field(e->object, "ca", ca_name, sizeof(ca_name)) ||
-        !field(sigline + 1, "signature", hex, sizeof(hex)) ||
+    if (sigline == NULL || !cer_line_field(e->object, "ca", ca_name, sizeof(ca_name)) ||
+        !cer_line_field(sigline + 1, "signature", hex, sizeof(hex)) ||
         (slen = sg_hex_decode(hex, sig, sizeof(sig))) <= 0) {
         sg_detail(a->detail,
                   "audit entry %" PRIu64 ": a ceremony transcript without its "

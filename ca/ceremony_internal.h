@@ -76,4 +76,7 @@ enum signet_err cer_record(struct ca_ctx *ctx, const struct cer_tbs_in *in, cons
                            char *detail);
 enum signet_err cer_write_out(const char *path, const unsigned char *der, size_t len, char *detail);
 
+/* The value of the "KEY VALUE" line of text (a plan or a transcript), copied to out. 1 = found. */
+int cer_line_field(const char *text, const char *key, char *out, size_t cap);
+
 #endif
