@@ -16,31 +16,6 @@
 #define ROOT_DAYS     3650
 #define PASS_BYTES    16
 
-/*
- * The identity shares are bound to: SHA-256 over the token's label and serial number, both read
- * with C_GetTokenInfo (no login). Errors: SIGNET_E_NOTFOUND (no such token), SIGNET_E_HSM*.
- */
-static enum signet_err token_root_id(const struct ca_token_ent *t, unsigned char *id, char *detail)
-{
-    struct hsm_slot_info *slots = NULL;
-    size_t n = 0;
-    enum signet_err rc = hsm_module_slots(t->module, t->init_reserved, &slots, &n, detail);
-
-    if (rc != SIGNET_OK)
-        return rc;
-    rc = SIGNET_E_NOTFOUND;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(slots[i].label, t->label) == 0 && slots[i].initialized) {
-            rc = ca_root_id(slots[i].label, slots[i].serial, id) ? SIGNET_OK : SIGNET_E_CRYPTO;
-            break;
-        }
-    }
-    if (rc == SIGNET_E_NOTFOUND)
-        sg_detail(detail, "token %s is not present in module %s", t->label, t->module);
-    free(slots);
-    return rc;
-}
-
 /* The offline token entry named name; refuses one that is not pin = quorum. */
 static enum signet_err quorum_token(struct ca_ctx *ctx, const char *name, struct ca_token_ent **t,
                                     char *detail)
@@ -127,7 +102,7 @@ enum signet_err ca_quorum_activate(struct ca_ctx *ctx, const char *token,
                   t->label, CA_SHARES_MAX);
         return SIGNET_E_PIN;
     }
-    if ((rc = token_root_id(t, id, detail)) != SIGNET_OK ||
+    if ((rc = ca_token_share_id(t, id, detail)) != SIGNET_OK ||
         (rc = read_shares(src, n, in, detail)) != SIGNET_OK ||
         (rc = ca_quorum_check(id, in, n, use, detail)) != SIGNET_OK ||
         (rc = load_passes(src, in, n, use, detail)) != SIGNET_OK ||
@@ -244,7 +219,7 @@ static enum signet_err root_init_check(struct ca_ctx *ctx, const struct ca_root_
         sg_detail(detail, "CA %s already has a certificate (%s)", o->name, (*ca)->cert_path);
         return SIGNET_E_EXISTS;
     }
-    if (token_root_id(*t, id, why) == SIGNET_OK) {
+    if (ca_token_share_id(*t, id, why) == SIGNET_OK) {
         sg_detail(detail,
                   "token %s already exists: root init makes a new token so that nobody but the "
                   "quorum ever knows its credential",
@@ -263,7 +238,7 @@ static enum signet_err make_token(struct ca_token_ent *t, const struct secret *s
 
     if (pin != NULL && so != NULL &&
         (rc = hsm_token_init(t->module, t->init_reserved, t->label, so, pin, detail)) == SIGNET_OK)
-        rc = token_root_id(t, id, detail);
+        rc = ca_token_share_id(t, id, detail);
     secret_free(pin);
     secret_free(so);
     return rc;
