@@ -165,6 +165,7 @@ static int fill_from_fd(unsigned char *space, size_t len, void *arg)
     size_t off = 0;
     ssize_t n;
 
+    sg_prefault(space, len); /* LMDB's fresh pages for the value: mapped at once */
     while (off < len) {
         n = pread(a->fd, space + off, len - off, (off_t)off);
         if (n < 0 && errno == EINTR)

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void sg_hex_encode(const unsigned char *in, size_t len, char *out)
 {
@@ -130,4 +132,31 @@ void sg_sleep_ms(unsigned ms)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* See common.h. */
+void sg_prefault(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+#endif
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p, e = a + len, ha, he;
+
+    if (p == NULL || len == 0 || pg == 0 || (uintptr_t)-1 - a < len)
+        return;
+    ha = (a + pg - 1) & ~(pg - 1);
+    he = e & ~(pg - 1);
+    if (he <= ha)
+        return;
+#ifdef MADV_HUGEPAGE
+    {
+        uintptr_t hh = (a + huge - 1) & ~(huge - 1), ht = e & ~(huge - 1);
+        if (ht > hh)
+            madvise((void *)hh, ht - hh, MADV_HUGEPAGE);
+    }
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; EINVAL before, which changes nothing */
+#endif
+    madvise((void *)ha, he - ha, MADV_POPULATE_WRITE);
 }

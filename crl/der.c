@@ -9,6 +9,8 @@
 
 #include "internal.h"
 
+#define PREFAULT_STEP ((size_t)4 << 20)
+
 unsigned char *crl_buf_room(struct crl_buf *b, size_t n)
 {
     unsigned char *np;
@@ -26,11 +28,37 @@ unsigned char *crl_buf_room(struct crl_buf *b, size_t n)
             b->err = 1;
             return NULL;
         }
+        if (np != b->p)
+            b->mapped = b->len;
         b->p = np;
         b->cap = ncap;
     }
+    /* a large CRL fills megabytes in one pass: map them a few at a time, not a page per fault */
+    if (b->len + n > b->mapped && b->cap >= PREFAULT_STEP) {
+        size_t to = b->len + n + PREFAULT_STEP;
+        to = to < b->cap ? to : b->cap;
+        sg_prefault(b->p + b->len, to - b->len);
+        b->mapped = to;
+    }
     b->len += n;
     return b->p + b->len - n;
+}
+
+/*
+ * Reserved, not touched: pages are mapped as the buffer fills, so a generous estimate costs
+ * address space, not memory, and the buffer never moves (a realloc past the heap's mmap
+ * threshold copies everything written so far into fresh pages).
+ */
+void crl_buf_reserve(struct crl_buf *b, size_t cap)
+{
+    unsigned char *np;
+
+    if (b->err || b->len != 0 || cap <= b->cap || (np = malloc(cap)) == NULL)
+        return;
+    free(b->p);
+    b->p = np;
+    b->cap = cap;
+    b->mapped = 0;
 }
 
 void crl_buf_put(struct crl_buf *b, const void *p, size_t n)

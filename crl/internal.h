@@ -10,12 +10,15 @@ struct crl_buf {
     unsigned char *p;
     size_t len;
     size_t cap;
+    size_t mapped; /* bytes from p known mapped (prefaulted or written) */
     int err;
 };
 
 /* Makes room for n more bytes and returns where they go (NULL and err set on failure). */
 unsigned char *crl_buf_room(struct crl_buf *b, size_t n);
 void crl_buf_put(struct crl_buf *b, const void *p, size_t n);
+/* Gives an empty buffer room for cap bytes at once (a hint: it still grows past cap). */
+void crl_buf_reserve(struct crl_buf *b, size_t cap);
 /* Encodes a DER header (tag, definite length) into out (6 bytes); returns its length. */
 size_t crl_der_hdr(unsigned char *out, unsigned tag, size_t len);
 /* Appends a whole TLV. */

@@ -131,6 +131,21 @@ static enum signet_err legacy_not_after(struct store *st, MDB_txn *txn, MDB_val 
     return SIGNET_OK;
 }
 
+/* See store.h. */
+size_t store_revoked_total(struct store *st)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat ms;
+    size_t n = 0;
+
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (mdb_stat(txn, st->dbi[STORE_DB_REVOKED], &ms) == 0)
+        n = ms.ms_entries;
+    mdb_txn_abort(txn);
+    return n;
+}
+
 /* See store.h. One read transaction, one cursor, values decoded in place. */
 enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revoked_cb cb, void *arg,
                                    char *detail)

@@ -296,6 +296,8 @@ typedef int (*store_revoked_cb)(const struct store_revoked *r, void *arg);
  */
 enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revoked_cb cb, void *arg,
                                    char *detail);
+/* Entries in the revoked index over all CAs (0 on error): a bound for one CA's CRL, in O(1). */
+size_t store_revoked_total(struct store *st);
 /*
  * Writes (replaces) the revoked index entry of (ca, serial) in its current format, which carries
  * the not-after. Call after store_txn_cert_put of the REVOKED record, in the same write.
