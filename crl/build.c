@@ -15,9 +15,9 @@
 
 #include "internal.h"
 
-#define RESERVE 16 /* room for the TBS and CertificateList headers (6 bytes each at most) */
-#define SPARE   6  /* room for the revokedCertificates header */
-#define ENTRY_MAX 96 /* bytes of one revokedCertificates entry, at most (see put_entry) */
+#define RESERVE         16 /* room for the TBS and CertificateList headers (6 bytes each at most) */
+#define SPARE           6  /* room for the revokedCertificates header */
+#define ENTRY_MAX       96 /* bytes of one revokedCertificates entry, at most (see put_entry) */
 #define CRL_RESERVE_MAX ((size_t)1 << 32)
 
 struct crl_doc {
