@@ -16,6 +16,7 @@
 #   SIGNET_BENCH_THREADS        wrk threads (default 2)
 #   SIGNET_BENCH_CONNECTIONS    wrk keep-alive connections (default 64)
 #   SIGNET_BENCH_OSSL_CONNS     bench_ocsp_client threads against openssl (default 8)
+#   SIGNET_BENCH_WORKERS        signetd [daemon] workers (default: signetd's own)
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,13 +25,14 @@ seconds=${SIGNET_BENCH_SECONDS:-10}
 threads=${SIGNET_BENCH_THREADS:-2}
 conns=${SIGNET_BENCH_CONNECTIONS:-64}
 oconns=${SIGNET_BENCH_OSSL_CONNS:-8}
+workers=${SIGNET_BENCH_WORKERS:-}
 lua=$root/bench/ocsp_req.lua
 
 die() {
   echo "bench/ocsp.sh: $*" >&2
   exit 1
 }
-for v in "$seconds" "$threads" "$conns" "$oconns"; do
+for v in "$seconds" "$threads" "$conns" "$oconns" ${workers:+"$workers"}; do
   case $v in '' | *[!0-9]* | 0) die "SIGNET_BENCH_* settings are positive whole numbers (got '$v')" ;; esac
 done
 for p in signet signetd bench/bench_ocsp_client; do
@@ -61,6 +63,7 @@ wait_ok() { # URL ISSUER CERT: until an answer verifies good (10 s)
 # --- signetd on a demo PKI, one certificate issued over the API
 "$build/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || die "demo init failed: $(tail -3 "$W/demo.log")"
 P=$W/pki
+[ -z "$workers" ] || sed -i "s/^\[daemon\]\$/[daemon]\nworkers = $workers/" "$P/signet.conf"
 sp=$(port)
 "$build/signetd" -c "$P/signet.conf" --listen "127.0.0.1:$sp" --foreground >"$W/signetd.log" 2>&1 &
 PIDS+=($!)
@@ -105,6 +108,9 @@ wait_ok "http://127.0.0.1:$op/" "$C/ca.crt" "$C/l.crt" || die "openssl ocsp -por
 declare -A RPS P50 P99
 run_wrk() { # NAME PORT METHOD PATH REQFILE
   local out line
+  # a 2 s warm-up, not counted: servers (and the other servers' start-up) settle first
+  BENCH_HOST="127.0.0.1:$2" BENCH_METHOD=$3 BENCH_PATH=$4 BENCH_BODY=$5 \
+    wrk -t"$threads" -c"$conns" -d2s --timeout 5s -s "$lua" "http://127.0.0.1:$2$4" >/dev/null 2>&1 || true
   out=$(BENCH_HOST="127.0.0.1:$2" BENCH_METHOD=$3 BENCH_PATH=$4 BENCH_BODY=$5 \
     wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 5s -s "$lua" "http://127.0.0.1:$2$4" 2>&1) || die "wrk failed: $out"
   line=$(echo "$out" | grep '^WRKSTAT') || die "wrk printed no WRKSTAT: $out"
