@@ -185,9 +185,11 @@ static enum signet_err put_fn(struct store_txn *txn, void *arg, char *detail)
 }
 
 /*
- * Writes the CRL to a temporary file beside path (fsync'd, 0644) and keeps it open: the signed
- * buffer can then be freed before the store reads the CRL back, so a large CRL is never in
- * memory twice. tmp receives the temporary name.
+ * Writes the CRL to a temporary file beside path (0644) and keeps it open: the signed buffer can
+ * then be freed before the store reads the CRL back, so a large CRL is never in memory twice.
+ * The file's writeback starts here and runs while the store commits; publish() waits for it
+ * (fsync) before the rename, so the public name never points at a file not yet on disk. tmp
+ * receives the temporary name.
  */
 static enum signet_err write_temp(const char *path, const unsigned char *p, size_t len, char *tmp,
                                   size_t cap, int *out_fd, char *detail)
@@ -209,7 +211,8 @@ static enum signet_err write_temp(const char *path, const unsigned char *p, size
             break;
         off += (size_t)n;
     }
-    if (off != len || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+    if (off != len || fchmod(fd, 0644) != 0 ||
+        (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0 && fsync(fd) != 0)) {
         sg_detail(detail, "%s: cannot write %s: %s", path, tmp, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -470,6 +473,12 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
     pa.len = len;
     if ((err = store_write(g->ctx->st, put_fn, &pa, detail)) != SIGNET_OK) {
         unlink(tmp);
+        goto out;
+    }
+    if (fsync(pa.fd) != 0) { /* the writeback write_temp started, finished */
+        sg_detail(detail, "%s: cannot write %s: %s", s->file, tmp, strerror(errno));
+        unlink(tmp);
+        err = SIGNET_E_IO;
         goto out;
     }
     if ((err = rename_sync(tmp, s->file, detail)) != SIGNET_OK)
