@@ -17,111 +17,44 @@
 #include <unistd.h>
 
 #include "../../ca/internal.h"
+#include "pkifix.h"
 
 #define SERIALS 20000
 
-static char dir[64];
-static char conf[128];
+static struct pkifix pki;
 
-/* Makes the demo PKI once, plus a profile "long" (10 years) that issuing-1 may issue. */
+/* "long": 10 years, which issuing-1 may issue. */
+static const char long_profile[] =
+    "[profile]\nvalidity = 10y\nkey = ec:P-256\nsubject.CN = required\n"
+    "san.dns = optional\nextensions = e\n[e]\nbasicConstraints = critical, CA:FALSE\n"
+    "keyUsage = critical, digitalSignature\n";
+
+/* "manual": approval = manual. */
+static const char manual_profile[] =
+    "[profile]\nvalidity = 30d\nkey = ec:P-256\nsubject.CN = required\n"
+    "san.dns = optional\nextensions = e\napproval = manual\n[e]\n"
+    "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n";
+
+/* Makes the demo PKI once; issuing-1 may also issue "long", "manual" and subordinate-ca. */
 static int group_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "", path[256], cmd[512];
-    FILE *f;
-
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/signet-ca.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!pkifix_demo_make(&pki, "/tmp/signet-ca.XXXXXX") ||
+        !pkifix_add_profile(&pki, "long", long_profile) ||
+        !pkifix_add_profile(&pki, "manual", manual_profile))
         return -1;
-    strcat(dir, "/pki");
-    if (ca_demo_init(dir, detail) != SIGNET_OK) {
-        fprintf(stderr, "demo init: %s\n", detail);
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/policies/long.conf", dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fputs("[profile]\nvalidity = 10y\nkey = ec:P-256\nsubject.CN = required\n"
-          "san.dns = optional\nextensions = e\n[e]\nbasicConstraints = critical, CA:FALSE\n"
-          "keyUsage = critical, digitalSignature\n",
-          f);
-    fclose(f);
-    snprintf(path, sizeof(path), "%s/policies/manual.conf", dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fputs("[profile]\nvalidity = 30d\nkey = ec:P-256\nsubject.CN = required\n"
-          "san.dns = optional\nextensions = e\napproval = manual\n[e]\n"
-          "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n",
-          f);
-    fclose(f);
-    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    snprintf(cmd, sizeof(cmd),
-             "sed -i 's/^profiles = tls-server, tls-client, ocsp-responder/profiles = "
-             "tls-server, tls-client, ocsp-responder, long, manual, subordinate-ca/' '%s'",
-             conf);
-    return system(cmd) == 0 ? 0 : -1;
+    return pkifix_enable_profiles(&pki, "long, manual, subordinate-ca") ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pkifix_demo_remove(&pki) ? 0 : -1;
 }
 
 static int setup(void **state)
 {
-    struct ca_ctx *ctx = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "";
-
-    if (ca_ctx_open(conf, 0, &ctx, detail) != SIGNET_OK) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
-    *state = ctx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    ca_ctx_free(*state);
-    return 0;
-}
-
-/* A PEM CSR: P-256 key, CN, SAN, and extra requested extensions (conf-syntax NID=value pairs). */
-static char *make_csr(const char *cn, const char *san, int nid1, const char *v1, int nid2,
-                      const char *v2)
-{
-    X509_REQ *req = X509_REQ_new();
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-    BIO *b = BIO_new(BIO_s_mem());
-    BUF_MEM *m;
-    char *pem;
-
-    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_REQ_set_pubkey(req, k);
-    if (san)
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-    if (v1)
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, nid1, v1));
-    if (v2)
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, nid2, v2));
-    if (sk_X509_EXTENSION_num(exts) > 0)
-        X509_REQ_add_extensions(req, exts);
-    assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-    PEM_write_bio_X509_REQ(b, req);
-    BIO_get_mem_ptr(b, &m);
-    pem = strndup(m->data, m->length);
-    BIO_free(b);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    EVP_PKEY_free(k);
-    X509_REQ_free(req);
-    return pem;
+    return pkifix_ctx_setup(&pki, state);
 }
 
 static enum signet_err issue(struct ca_ctx *ctx, const char *profile, const char *csr,
@@ -168,8 +101,7 @@ static void test_serials(void **state)
 static void test_issued_serial(void **state)
 {
     struct ca_issued *r = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "",
-         *csr = make_csr("s.example.test", "DNS:s.example.test", 0, NULL, 0, NULL);
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr("s.example.test", "DNS:s.example.test");
     X509 *x;
     BIGNUM *bn;
 
@@ -191,8 +123,8 @@ static void test_extension_section_only(void **state)
 {
     struct ca_issued *r = NULL;
     char detail[SIGNET_DETAIL_MAX] = "";
-    char *csr = make_csr("www.example.test", "DNS:www.example.test", NID_basic_constraints,
-                         "critical,CA:TRUE", NID_key_usage, "critical,keyCertSign,cRLSign");
+    char *csr = pkifix_csr_ext("www.example.test", "DNS:www.example.test", NID_basic_constraints,
+                               "critical,CA:TRUE", NID_key_usage, "critical,keyCertSign,cRLSign");
     X509 *x;
     BASIC_CONSTRAINTS *bc;
 
@@ -232,8 +164,7 @@ static int64_t secs(const ASN1_TIME *t)
 static void test_validity_clamped(void **state)
 {
     struct ca_issued *r = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "",
-         *csr = make_csr("long.example.test", NULL, 0, NULL, 0, NULL);
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr("long.example.test", NULL);
     struct ca_ent *ca = ca_ent_find(*state, "issuing-1");
     X509 *x;
 
@@ -245,7 +176,7 @@ static void test_validity_clamped(void **state)
     ca_issued_free(r);
     free(csr);
     /* and 90 days under the same issuer is 90 days */
-    csr = make_csr("n.example.test", "DNS:n.example.test", 0, NULL, 0, NULL);
+    csr = pkifix_csr("n.example.test", "DNS:n.example.test");
     assert_int_equal(issue(*state, "tls-server", csr, &r, detail), SIGNET_OK);
     x = cert_of(r);
     assert_int_equal(secs(X509_get0_notAfter(x)) - secs(X509_get0_notBefore(x)), 90 * 86400);
@@ -275,9 +206,8 @@ static void test_records(void **state)
     struct ca_ctx *ctx = *state;
     struct ca_issued *r = NULL;
     struct store_cert *c = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "",
-         *csr = make_csr("r.example.test", "DNS:r.example.test", 0, NULL, 0, NULL);
-    char *other = make_csr("r.other.test", "DNS:r.other.test", 0, NULL, 0, NULL);
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr("r.example.test", "DNS:r.example.test");
+    char *other = pkifix_csr("r.other.test", "DNS:r.other.test");
     int before, pending;
     uint64_t audit_before = 0, audit_after = 0;
 
@@ -340,7 +270,7 @@ static void test_open_online(void **state)
     char detail[SIGNET_DETAIL_MAX] = "";
 
     (void)state;
-    assert_int_equal(ca_ctx_open(conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
     for (size_t i = 0; i < ctx->ntokens; i++)
         if (strcmp(ctx->tokens[i].name, "root") == 0)
             assert_null(ctx->tokens[i].tok);
@@ -368,7 +298,7 @@ static void refused(struct ca_ctx *ctx, const char *profile, const char *csr, en
 /* A profile that needs manual approval queues the request: no certificate record yet. */
 static void test_manual_approval_queued(void **state)
 {
-    char *csr = make_csr("m.example.test", "DNS:m.example.test", 0, NULL, 0, NULL);
+    char *csr = pkifix_csr("m.example.test", "DNS:m.example.test");
 
     refused(*state, "manual", csr, SIGNET_E_QUEUED, "queued");
     free(csr);
@@ -377,7 +307,7 @@ static void test_manual_approval_queued(void **state)
 /* issuing-1 has pathLen 0: it may not issue a subordinate CA (RFC 5280 4.2.1.9). */
 static void test_issuer_path_len(void **state)
 {
-    char *csr = make_csr("Sub CA", NULL, 0, NULL, 0, NULL);
+    char *csr = pkifix_csr("Sub CA", NULL);
 
     refused(*state, "subordinate-ca", csr, SIGNET_E_POLICY, "4.2.1.9");
     free(csr);
@@ -398,7 +328,7 @@ static enum signet_err block_fn(struct store_txn *txn, void *arg, char *detail)
 static void test_blocked_key_refused(void **state)
 {
     struct ca_ctx *ctx = *state;
-    char *csr = make_csr("b.example.test", "DNS:b.example.test", 0, NULL, 0, NULL);
+    char *csr = pkifix_csr("b.example.test", "DNS:b.example.test");
     struct ca_issued *r = NULL;
     struct block_arg b;
     char detail[SIGNET_DETAIL_MAX] = "";
@@ -421,15 +351,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_serials),
-        cmocka_unit_test_setup_teardown(test_issued_serial, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_extension_section_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validity_clamped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_health_and_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issued_serial, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_extension_section_only, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_validity_clamped, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_records, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_health_and_registry, setup, pkifix_ctx_teardown),
         cmocka_unit_test(test_open_online),
-        cmocka_unit_test_setup_teardown(test_manual_approval_queued, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_issuer_path_len, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blocked_key_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manual_approval_queued, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_issuer_path_len, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_blocked_key_refused, setup, pkifix_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "../../ca/internal.h"
+#include "pkifix.h"
 
-static char dir[64];
-static char conf[128];
+static struct pkifix pki;
 static char manual_path[192];
 
 static const char manual_profile[] =
@@ -29,102 +29,34 @@ static const char manual_profile[] =
     "san.dns = optional, match=*.example.test\nextensions = e\napproval = manual\n[e]\n"
     "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n";
 
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    if (f == NULL)
-        return 0;
-    fputs(text, f);
-    return fclose(f) == 0;
-}
-
 /* The demo PKI once, plus "manual" (approval = manual) that issuing-1 may issue. */
 static int group_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "", cmd[512];
-
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/signet-req.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!pkifix_demo_make(&pki, "/tmp/signet-req.XXXXXX"))
         return -1;
-    strcat(dir, "/pki");
-    if (ca_demo_init(dir, detail) != SIGNET_OK) {
-        fprintf(stderr, "demo init: %s\n", detail);
+    snprintf(manual_path, sizeof(manual_path), "%s/policies/manual.conf", pki.dir);
+    if (!pkifix_write_text(manual_path, manual_profile))
         return -1;
-    }
-    snprintf(manual_path, sizeof(manual_path), "%s/policies/manual.conf", dir);
-    if (!write_text(manual_path, manual_profile))
-        return -1;
-    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    snprintf(cmd, sizeof(cmd),
-             "sed -i 's/^profiles = tls-server, tls-client, ocsp-responder/profiles = "
-             "tls-server, tls-client, ocsp-responder, manual/' '%s'",
-             conf);
-    return system(cmd) == 0 ? 0 : -1;
+    return pkifix_enable_profiles(&pki, "manual") ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pkifix_demo_remove(&pki) ? 0 : -1;
 }
 
 static int setup(void **state)
 {
-    struct ca_ctx *ctx = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "";
-
-    if (ca_ctx_open(conf, 0, &ctx, detail) != SIGNET_OK) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
-    *state = ctx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    ca_ctx_free(*state);
-    return 0;
-}
-
-/* A PEM CSR with a P-256 key, a CN and a DNS SAN. */
-static char *make_csr(const char *cn)
-{
-    X509_REQ *req = X509_REQ_new();
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-    BIO *b = BIO_new(BIO_s_mem());
-    BUF_MEM *m;
-    char san[128], *pem;
-
-    snprintf(san, sizeof(san), "DNS:%s", cn);
-    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_REQ_set_pubkey(req, k);
-    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-    X509_REQ_add_extensions(req, exts);
-    assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-    PEM_write_bio_X509_REQ(b, req);
-    BIO_get_mem_ptr(b, &m);
-    pem = strndup(m->data, m->length);
-    BIO_free(b);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    EVP_PKEY_free(k);
-    X509_REQ_free(req);
-    return pem;
+    return pkifix_ctx_setup(&pki, state);
 }
 
 /* Submits a CSR for cn under "manual"; returns ca_issue_ex's result, the id in id. */
 static enum signet_err submit(struct ca_ctx *ctx, const char *cn, const char *requester, char *id,
                               char *detail)
 {
-    char *csr = make_csr(cn);
+    char *csr = pkifix_csr_dns(cn);
     struct ca_issue_request req = {(const unsigned char *)csr, strlen(csr), "issuing-1", "manual",
                                    requester};
     struct ca_issue_opts opts = {0, ""};
@@ -388,7 +320,7 @@ static void test_approve_rechecks_policy(void **state)
     strcpy(tight, manual_profile);
     p = strstr(tight, "*.example.test");
     memcpy(p, "*.example.tesx", 14); /* the queued name no longer matches */
-    assert_true(write_text(manual_path, tight));
+    assert_true(pkifix_write_text(manual_path, tight));
     assert_int_equal(ca_reload_policies(ctx, detail), SIGNET_OK);
     assert_int_equal(ca_request_approve(ctx, id, "cli:uid=3", &got, detail), SIGNET_E_POLICY);
     assert_null(got);
@@ -399,7 +331,7 @@ static void test_approve_rechecks_policy(void **state)
     assert_string_equal(r->decided_by, "");
     store_request_free(r);
     /* restored, the same request is approved */
-    assert_true(write_text(manual_path, manual_profile));
+    assert_true(pkifix_write_text(manual_path, manual_profile));
     assert_int_equal(ca_reload_policies(ctx, detail), SIGNET_OK);
     assert_int_equal(ca_request_approve(ctx, id, "cli:uid=3", &got, detail), SIGNET_OK);
     assert_int_equal(certs(ctx), before + 1);
@@ -572,13 +504,13 @@ static void test_store_without_queue(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_not_queued, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_approve, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_ids_and_reasons, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_approve_rechecks_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_not_queued, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_approve, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_reject, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ids_and_reasons, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_approve_rechecks_policy, setup, pkifix_ctx_teardown),
         cmocka_unit_test(test_store_bound),
         cmocka_unit_test(test_store_sizes),
         cmocka_unit_test(test_store_without_queue),
