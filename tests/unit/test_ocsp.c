@@ -20,6 +20,7 @@
 
 #include "../../ca/internal.h"
 #include "ocsp.h"
+#include "pkifix.h"
 
 /* ---- software fixtures: a CA, a responder, a leaf (no HSM) ---- */
 
@@ -406,65 +407,21 @@ static void test_lint_catches(void **state)
 
 /* ---- on a demo PKI: the HSM responder and pre-signed responses ---- */
 
-static char dir[64];
-static char conf[128];
+static struct pkifix pki;
 
 static int demo_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "", cmd[512];
-
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/signet-ocsp.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!pkifix_demo_make(&pki, "/tmp/signet-ocsp.XXXXXX") ||
+        !pkifix_sed_conf(&pki, "/^\\[ca.issuing-1\\]/a ocsp_nonce = yes\\nocsp_nonce_rate = 1"))
         return -1;
-    strcat(dir, "/pki");
-    if (ca_demo_init(dir, detail) != SIGNET_OK) {
-        fprintf(stderr, "demo init: %s\n", detail);
-        return -1;
-    }
-    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    snprintf(cmd, sizeof(cmd),
-             "sed -i '/^\\[ca.issuing-1\\]/a ocsp_nonce = yes\\nocsp_nonce_rate = 1' '%s'", conf);
-    return system(cmd) == 0 ? 0 : -1;
+    return 0;
 }
 
 static int demo_teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *make_csr(const char *cn)
-{
-    EVP_PKEY *k = ec_key();
-    X509_REQ *r = X509_REQ_new();
-    BIO *b = BIO_new(BIO_s_mem());
-    char *pem, *out;
-    long n;
-
-    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
-    {
-        char san[128];
-        STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-        snprintf(san, sizeof(san), "DNS:%s", cn);
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-        X509_REQ_add_extensions(r, exts);
-        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    }
-    X509_REQ_set_pubkey(r, k);
-    X509_REQ_sign(r, k, EVP_sha256());
-    PEM_write_bio_X509_REQ(b, r);
-    n = BIO_get_mem_data(b, &pem);
-    out = strndup(pem, (size_t)n);
-    BIO_free(b);
-    X509_REQ_free(r);
-    EVP_PKEY_free(k);
-    return out;
+    return pkifix_demo_remove(&pki) ? 0 : -1;
 }
 
 /* Checks the stored response of serial: verifies under the root and has the status. */
@@ -508,7 +465,7 @@ static void test_presign_demo(void **state)
 {
     struct ca_ctx *ctx = NULL;
     struct ca_issued *iss = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "", path[256], *csr = make_csr("o.example.test");
+    char detail[SIGNET_DETAIL_MAX] = "", path[256], *csr = pkifix_csr_dns("o.example.test");
     struct ca_issue_request req = {(const unsigned char *)csr, strlen(csr), "issuing-1",
                                    "tls-server", "unit"};
     struct ca_ocsp_stats st;
@@ -517,7 +474,7 @@ static void test_presign_demo(void **state)
     const unsigned char *p;
 
     (void)state;
-    assert_int_equal(ca_ctx_open(conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
     if (ca_issue(ctx, &req, &iss, detail) != SIGNET_OK)
         fail_msg("issue: %s", detail);
     p = iss->der;
@@ -531,7 +488,7 @@ static void test_presign_demo(void **state)
     assert_true(st.signed_total >= 1);
     assert_int_equal(st.stale + st.overdue + st.missing, 0);
     assert_int_equal(ca_ocsp_health(ctx, NULL), SIGNET_OK);
-    snprintf(path, sizeof(path), "%s/public/issuing-1-ocsp.crt", dir);
+    snprintf(path, sizeof(path), "%s/public/issuing-1-ocsp.crt", pki.dir);
     assert_int_equal(access(path, R_OK), 0);
     check_stored(ctx, leaf, V_OCSP_CERTSTATUS_GOOD, -1);
     /* revoked (keyCompromise) and signed again */
@@ -558,7 +515,7 @@ static void test_refresher_queue(void **state)
 {
     struct ca_ctx *ctx = NULL;
     struct ca_issued *iss = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "", *csr = make_csr("q.example.test");
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr_dns("q.example.test");
     struct ca_issue_request req = {(const unsigned char *)csr, strlen(csr), "issuing-1",
                                    "tls-server", "unit"};
     struct store_ocsp *rec = NULL;
@@ -567,7 +524,7 @@ static void test_refresher_queue(void **state)
     int found = 0;
 
     (void)state;
-    assert_int_equal(ca_ctx_open(conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
     assert_int_equal(ca_ocsp_start(ctx, detail), SIGNET_OK);
     if (ca_issue(ctx, &req, &iss, detail) != SIGNET_OK)
         fail_msg("issue: %s", detail);
@@ -594,7 +551,7 @@ static void test_live_nonce(void **state)
 {
     struct ca_ctx *ctx = NULL;
     struct ca_issued *iss = NULL;
-    char detail[SIGNET_DETAIL_MAX] = "", *csr = make_csr("n.example.test");
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr_dns("n.example.test");
     struct ca_issue_request ireq = {(const unsigned char *)csr, strlen(csr), "issuing-1",
                                     "tls-server", "unit"};
     struct ca_ent *ca;
@@ -603,7 +560,7 @@ static void test_live_nonce(void **state)
     int signed_n = 0, later = 0;
 
     (void)state;
-    assert_int_equal(ca_ctx_open(conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_OK);
     if (ca_issue(ctx, &ireq, &iss, detail) != SIGNET_OK)
         fail_msg("issue: %s", detail);
     ca = ca_ent_find(ctx, "issuing-1");

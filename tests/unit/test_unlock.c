@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "../../ca/internal.h"
+#include "pkifix.h"
 
-static char dir[64];
-static char conf[128];
+static struct pkifix pki;
 
 /* Writes text to path, mode 0600. 1 = ok. */
 static int put(const char *path, const char *text)
@@ -37,60 +37,40 @@ static int put(const char *path, const char *text)
     return chmod(path, 0600) == 0;
 }
 
-/* Runs a sed expression on the configuration. 1 = ok. */
-static int sed_conf(const char *expr)
-{
-    char cmd[512];
-
-    snprintf(cmd, sizeof(cmd), "sed -i '%s' '%s'", expr, conf);
-    return system(cmd) == 0;
-}
-
 static int group_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "", path[256];
+    char path[256];
 
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/signet-unlock.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!pkifix_demo_make(&pki, "/tmp/signet-unlock.XXXXXX"))
         return -1;
-    strcat(dir, "/pki");
-    if (ca_demo_init(dir, detail) != SIGNET_OK) {
-        fprintf(stderr, "demo init: %s\n", detail);
-        return -1;
-    }
-    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    snprintf(path, sizeof(path), "%s/unlock", dir);
+    snprintf(path, sizeof(path), "%s/unlock", pki.dir);
     mkdir(path, 0700);
     for (int i = 1; i <= 3; i++) {
         char text[32];
-        snprintf(path, sizeof(path), "%s/unlock/share-%d.pass", dir, i);
+        snprintf(path, sizeof(path), "%s/unlock/share-%d.pass", pki.dir, i);
         snprintf(text, sizeof(text), "custodian passphrase %d\n", i);
         if (!put(path, text))
             return -1;
     }
-    snprintf(path, sizeof(path), "%s/wrong.pass", dir);
+    snprintf(path, sizeof(path), "%s/wrong.pass", pki.dir);
     return put(path, "not it\n") ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return pkifix_demo_remove(&pki) ? 0 : -1;
 }
 
 /* A share source: dir/unlock/share-I.share with passphrase file pass (NULL: its own). */
 static void src(struct ca_share_src *s, char (*buf)[2][256], int i, const char *pass)
 {
-    snprintf((*buf)[0], sizeof((*buf)[0]), "%s/unlock/share-%d.share", dir, i);
+    snprintf((*buf)[0], sizeof((*buf)[0]), "%s/unlock/share-%d.share", pki.dir, i);
     if (pass != NULL)
         snprintf((*buf)[1], sizeof((*buf)[1]), "%s", pass);
     else
-        snprintf((*buf)[1], sizeof((*buf)[1]), "%s/unlock/share-%d.pass", dir, i);
+        snprintf((*buf)[1], sizeof((*buf)[1]), "%s/unlock/share-%d.pass", pki.dir, i);
     s->path = (*buf)[0];
     s->pass = (*buf)[1];
 }
@@ -116,26 +96,26 @@ static void test_split_and_unlock(void **state)
     struct stat st;
 
     (void)state;
-    snprintf(path, sizeof(path), "%s/unlock", dir);
-    snprintf(wrong, sizeof(wrong), "%s/wrong.pass", dir);
-    assert_int_equal(ca_ctx_open(conf, 0, &ctx, detail), SIGNET_OK);
+    snprintf(path, sizeof(path), "%s/unlock", pki.dir);
+    snprintf(wrong, sizeof(wrong), "%s/wrong.pass", pki.dir);
+    assert_int_equal(ca_ctx_open(pki.conf, 0, &ctx, detail), SIGNET_OK);
     assert_int_equal(ca_unlock_split(ctx, "root", 2, 3, path, path, detail), SIGNET_E_CONFIG);
     assert_non_null(strstr(detail, "offline"));
     assert_int_equal(ca_unlock_split(ctx, "online", 4, 3, path, path, detail), SIGNET_E_USAGE);
     assert_int_equal(ca_unlock_split(ctx, "online", 2, 3, path, path, detail), SIGNET_OK);
     ca_ctx_free(ctx);
-    snprintf(path, sizeof(path), "%s/unlock/share-3.share", dir);
+    snprintf(path, sizeof(path), "%s/unlock/share-3.share", pki.dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
 
     /* no PIN on disk any more: pin = shares */
-    assert_true(sed_conf("s|^pin    = file:hsm/online.pin|pin    = shares|"));
-    snprintf(path, sizeof(path), "%s/hsm/online.pin", dir);
+    assert_true(pkifix_sed_conf(&pki, "s|^pin    = file:hsm/online.pin|pin    = shares|"));
+    snprintf(path, sizeof(path), "%s/hsm/online.pin", pki.dir);
     assert_int_equal(unlink(path), 0);
 
-    assert_int_equal(ca_ctx_open(conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_E_PIN);
+    assert_int_equal(ca_ctx_open(pki.conf, CA_OPEN_LOGIN_ONLINE, &ctx, detail), SIGNET_E_PIN);
     assert_non_null(strstr(detail, "--unlock-with-shares"));
-    assert_int_equal(ca_ctx_open(conf, 0, &ctx, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, 0, &ctx, detail), SIGNET_OK);
     assert_true(ca_unlock_needed(ctx));
 
     src(&s[0], &bufs[0], 1, NULL);
@@ -145,8 +125,8 @@ static void test_split_and_unlock(void **state)
     assert_false(online_open(ctx));
 
     /* a share of the offline root is refused by name */
-    snprintf(bufs[1][0], sizeof(bufs[1][0]), "%s/custodians/share-1.share", dir);
-    snprintf(bufs[1][1], sizeof(bufs[1][1]), "%s/custodians/share-1.pass", dir);
+    snprintf(bufs[1][0], sizeof(bufs[1][0]), "%s/custodians/share-1.share", pki.dir);
+    snprintf(bufs[1][1], sizeof(bufs[1][1]), "%s/custodians/share-1.pass", pki.dir);
     s[1].path = bufs[1][0];
     s[1].pass = bufs[1][1];
     assert_int_equal(ca_unlock_with_shares(ctx, s, 2, report, sizeof(report), detail),
@@ -208,7 +188,7 @@ static void create_elsewhere(void)
             _exit(3);
         src(&s[0], &bufs[0], 2, NULL);
         src(&s[1], &bufs[1], 3, NULL);
-        if (ca_ctx_open(conf, 0, &ctx, detail) != SIGNET_OK ||
+        if (ca_ctx_open(pki.conf, 0, &ctx, detail) != SIGNET_OK ||
             ca_unlock_with_shares(ctx, s, 2, NULL, 0, detail) != SIGNET_OK ||
             ca_create(ctx, &o, &res, detail) != SIGNET_OK) {
             fprintf(stderr, "child: %s\n", detail);
@@ -244,7 +224,7 @@ static void test_reload_cas(void **state)
     (void)state;
     src(&s[0], &bufs[0], 1, NULL);
     src(&s[1], &bufs[1], 2, NULL);
-    assert_int_equal(ca_ctx_open(conf, 0, &ctx, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, 0, &ctx, detail), SIGNET_OK);
     assert_int_equal(ca_unlock_with_shares(ctx, s, 2, NULL, 0, detail), SIGNET_OK);
     assert_int_equal(ca_reload_cas(ctx, NULL, NULL, report, sizeof(report), &changed, detail),
                      SIGNET_OK);
@@ -280,12 +260,13 @@ static void test_reload_cas(void **state)
     assert_int_equal(called, 1); /* nothing changes: the hook is not run */
 
     /* a CA in use changed or removed: refused by name, nothing taken */
-    assert_true(sed_conf("s/^profiles = tls-server$/profiles = tls-server, tls-client/"));
+    assert_true(
+        pkifix_sed_conf(&pki, "s/^profiles = tls-server$/profiles = tls-server, tls-client/"));
     assert_int_equal(ca_reload_cas(ctx, NULL, NULL, report, sizeof(report), &changed, detail),
                      SIGNET_E_CONFIG);
     assert_non_null(strstr(detail, "CA issuing-x: profiles changed in [ca.issuing-x]"));
     assert_false(ca_profile_allowed(ctx, "issuing-x", "tls-client"));
-    assert_true(sed_conf("s/^\\[ca.issuing-x\\]/[ca.issuing-y]/"));
+    assert_true(pkifix_sed_conf(&pki, "s/^\\[ca.issuing-x\\]/[ca.issuing-y]/"));
     assert_int_equal(ca_reload_cas(ctx, NULL, NULL, report, sizeof(report), &changed, detail),
                      SIGNET_E_CONFIG);
     assert_non_null(strstr(detail, "CA issuing-x: its [ca.issuing-x] section is gone"));
