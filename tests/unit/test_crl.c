@@ -20,9 +20,9 @@
 
 #include "../../ca/internal.h"
 #include "../../crl/internal.h"
+#include "pkifix.h"
 
-static char dir[64];
-static char conf[128];
+static struct pkifix pki;
 static char sdir[128]; /* a standalone store for the crl-level tests */
 
 /* ---- crl level: a plain store, a software key, a self-signed issuer ---- */
@@ -516,34 +516,15 @@ static void test_url_variants(void **state)
 
 static int demo_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "";
-    struct ca_ctx *ctx = NULL;
-
-    snprintf(dir, sizeof(dir), "/tmp/signet-crl.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!pkifix_demo_make(&pki, "/tmp/signet-crl.XXXXXX"))
         return -1;
-    strcat(dir, "/pki");
-    if (ca_demo_init(dir, detail) != SIGNET_OK) {
-        fprintf(stderr, "demo init: %s\n", detail);
-        return -1;
-    }
-    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    if (ca_ctx_open(conf, 0, &ctx, detail) != SIGNET_OK) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
-    *state = ctx;
-    return 0;
+    return pkifix_ctx_setup(&pki, state);
 }
 
 static int demo_teardown(void **state)
 {
-    char cmd[128];
-
-    ca_ctx_free(*state);
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    pkifix_ctx_teardown(state);
+    return pkifix_demo_remove(&pki) ? 0 : -1;
 }
 
 /* Issues a tls-server certificate; returns its serial (hex) and key's SPKI hash. */
@@ -604,7 +585,7 @@ static X509_CRL *published(const char *name)
     size_t len = 0;
     X509_CRL *c;
 
-    snprintf(path, sizeof(path), "%s/public/crl/%s", dir, name);
+    snprintf(path, sizeof(path), "%s/public/crl/%s", pki.dir, name);
     assert_int_equal(sg_read_file(path, 64u << 20, &der, &len, NULL), SIGNET_OK);
     c = parse(der, len);
     free(der);
@@ -674,7 +655,7 @@ static void test_revoke_and_generate(void **state)
     snprintf(cmd, sizeof(cmd),
              "command -v certtool >/dev/null || exit 0; certtool --crl-info --inder --infile "
              "'%s/public/crl/issuing-1.crl' >/dev/null 2>&1",
-             dir);
+             pki.dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -778,9 +759,9 @@ static void test_delta_config(void **state)
     X509_CRL *full, *delta;
 
     snprintf(cmd, sizeof(cmd),
-             "sed -i 's/^\\[ca.issuing-1\\]/[ca.issuing-1]\\ncrl_delta = yes/' '%s'", conf);
+             "sed -i 's/^\\[ca.issuing-1\\]/[ca.issuing-1]\\ncrl_delta = yes/' '%s'", pki.conf);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(ca_ctx_open(conf, 0, &c2, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, 0, &c2, detail), SIGNET_OK);
     issue(c2, "late.example.test", serial, spki);
     assert_int_equal(do_revoke(c2, "issuing-1", serial, 4, NULL, detail), SIGNET_OK);
     assert_int_equal(ca_crl_generate(c2, "issuing-1", &res, detail), SIGNET_OK);
@@ -826,9 +807,9 @@ static void test_scheduler(void **state)
 
     (void)state;
     snprintf(cmd, sizeof(cmd),
-             "sed -i 's/^\\[ca.issuing-1\\]/[ca.issuing-1]\\ncrl_delay = 1s/' '%s'", conf);
+             "sed -i 's/^\\[ca.issuing-1\\]/[ca.issuing-1]\\ncrl_delay = 1s/' '%s'", pki.conf);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(ca_ctx_open(conf, 0, &c2, detail), SIGNET_OK);
+    assert_int_equal(ca_ctx_open(pki.conf, 0, &c2, detail), SIGNET_OK);
     c = published("issuing-1.crl");
     before = crl_num(c);
     X509_CRL_free(c);

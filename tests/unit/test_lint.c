@@ -16,12 +16,13 @@
 #include <string.h>
 
 #include "../../ca/internal.h"
+#include "pkifix.h"
 
 #define DAY 86400L
 
 static EVP_PKEY *ca_key, *leaf_key, *rsa_key;
 static X509 *ca_cert;
-static char dir[64], conf[128];
+static struct pkifix pki;
 
 /* Adds an extension from OpenSSL's x509v3_config syntax. */
 static void add_ext(X509 *x, int nid, const char *value)
@@ -828,93 +829,41 @@ static void test_cn_in_san(void **state)
 
 /* ---- through the pipeline: a demo PKI in a temporary directory ---- */
 
+/* "lintbad": keyUsage not critical, which the profile loader takes and lint refuses. */
+static const char lintbad_profile[] =
+    "[profile]\nvalidity = 30d\nkey = ec:P-256\nsubject.CN = required\n"
+    "extensions = e\n[e]\nbasicConstraints = critical, CA:FALSE\n"
+    "keyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n";
+
 /* Makes the demo PKI plus profile "lintbad" (keyUsage not critical: the loader takes it). */
 static int demo_setup(void **state)
 {
-    char detail[SIGNET_DETAIL_MAX] = "", path[256], cmd[512];
-    struct ca_ctx *ctx = NULL;
-    FILE *f;
+    char detail[SIGNET_DETAIL_MAX] = "";
 
-    snprintf(dir, sizeof(dir), "/tmp/signet-lint.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!pkifix_demo_make(&pki, "/tmp/signet-lint.XXXXXX") ||
+        !pkifix_add_profile(&pki, "lintbad", lintbad_profile) ||
+        !pkifix_enable_profiles(&pki, "lintbad") || pkifix_ctx_setup(&pki, state) != 0)
         return -1;
-    strcat(dir, "/pki");
-    if (ca_demo_init(dir, detail) != SIGNET_OK) {
-        fprintf(stderr, "demo init: %s\n", detail);
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/policies/lintbad.conf", dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fputs("[profile]\nvalidity = 30d\nkey = ec:P-256\nsubject.CN = required\n"
-          "extensions = e\n[e]\nbasicConstraints = critical, CA:FALSE\n"
-          "keyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n",
-          f);
-    fclose(f);
-    snprintf(conf, sizeof(conf), "%s/signet.conf", dir);
-    snprintf(cmd, sizeof(cmd),
-             "sed -i 's/^profiles = tls-server, tls-client, ocsp-responder$/profiles = "
-             "tls-server, tls-client, ocsp-responder, lintbad/' '%s'",
-             conf);
-    if (system(cmd) != 0)
-        return -1;
-    if (ca_ctx_open(conf, 0, &ctx, detail) != SIGNET_OK) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
     /* the root is offline: two custodians' shares activate it for the subordinate-ca lints */
     {
         char s1[160], p1[160], s2[160], p2[160];
         struct ca_share_src src[2] = {{s1, p1}, {s2, p2}};
-        snprintf(s1, sizeof(s1), "%s/custodians/share-1.share", dir);
-        snprintf(p1, sizeof(p1), "%s/custodians/share-1.pass", dir);
-        snprintf(s2, sizeof(s2), "%s/custodians/share-2.share", dir);
-        snprintf(p2, sizeof(p2), "%s/custodians/share-2.pass", dir);
-        if (ca_quorum_activate(ctx, "root", src, 2, NULL, 0, detail) != SIGNET_OK) {
+        snprintf(s1, sizeof(s1), "%s/custodians/share-1.share", pki.dir);
+        snprintf(p1, sizeof(p1), "%s/custodians/share-1.pass", pki.dir);
+        snprintf(s2, sizeof(s2), "%s/custodians/share-2.share", pki.dir);
+        snprintf(p2, sizeof(p2), "%s/custodians/share-2.pass", pki.dir);
+        if (ca_quorum_activate(*state, "root", src, 2, NULL, 0, detail) != SIGNET_OK) {
             fprintf(stderr, "root activation: %s\n", detail);
             return -1;
         }
     }
-    *state = ctx;
     return 0;
 }
 
 static int demo_teardown(void **state)
 {
-    char cmd[128];
-
-    ca_ctx_free(*state);
-    *strrchr(dir, '/') = 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* A PEM CSR with a P-256 key, a CN and an optional SAN (conf syntax). Caller frees. */
-static char *make_csr(const char *cn, const char *san)
-{
-    X509_REQ *req = X509_REQ_new();
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-    BIO *b = BIO_new(BIO_s_mem());
-    BUF_MEM *m;
-    char *pem;
-
-    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_REQ_set_pubkey(req, k);
-    if (san) {
-        sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-        X509_REQ_add_extensions(req, exts);
-    }
-    assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-    PEM_write_bio_X509_REQ(b, req);
-    BIO_get_mem_ptr(b, &m);
-    pem = strndup(m->data, m->length);
-    BIO_free(b);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    EVP_PKEY_free(k);
-    X509_REQ_free(req);
-    return pem;
+    pkifix_ctx_teardown(state);
+    return pkifix_demo_remove(&pki) ? 0 : -1;
 }
 
 /* Lints der against issuer and fails with the findings when there are any. */
@@ -932,7 +881,7 @@ static void assert_clean(const unsigned char *der, size_t len, X509 *issuer, con
 static void issue_clean(struct ca_ctx *ctx, const char *ca, const char *profile, const char *cn,
                         const char *san)
 {
-    char detail[SIGNET_DETAIL_MAX] = "", *csr = make_csr(cn, san);
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr(cn, san);
     struct ca_issue_request req = {(const unsigned char *)csr, strlen(csr), ca, profile, "unit"};
     struct ca_issued *r = NULL;
 
@@ -976,7 +925,7 @@ static int count_cb(const struct store_cert *c, void *arg)
 static void test_issue_refused(void **state)
 {
     struct ca_ctx *ctx = *state;
-    char detail[SIGNET_DETAIL_MAX] = "", *csr = make_csr("client-8", NULL);
+    char detail[SIGNET_DETAIL_MAX] = "", *csr = pkifix_csr("client-8", NULL);
     struct ca_issue_request req = {(const unsigned char *)csr, strlen(csr), "issuing-1", "lintbad",
                                    "unit"};
     struct ca_issued *r = NULL;
