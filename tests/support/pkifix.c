@@ -78,9 +78,11 @@ int pkifix_enable_profiles(const struct pkifix *fx, const char *names)
 
 int pkifix_sed_conf(const struct pkifix *fx, const char *expr)
 {
-    char cmd[512];
+    char cmd[1024];
+    int n = snprintf(cmd, sizeof(cmd), "sed -i '%s' '%s'", expr, fx->conf);
 
-    snprintf(cmd, sizeof(cmd), "sed -i '%s' '%s'", expr, fx->conf);
+    if (n < 0 || (size_t)n >= sizeof(cmd))
+        return 0; /* a truncated command would edit the wrong thing */
     return system(cmd) == 0;
 }
 
