@@ -476,7 +476,10 @@ static enum signet_err publish(struct gen *g, const struct stream *s, struct ca_
         goto out;
     }
     if (fsync(pa.fd) != 0) { /* the writeback write_temp started, finished */
-        sg_detail(detail, "%s: cannot write %s: %s", s->file, tmp, strerror(errno));
+        sg_detail(detail,
+                  "CA %s: CRL %llu is recorded in the store but not published: cannot write "
+                  "%s: %s (the next generation publishes a newer one)",
+                  g->ca->name, (unsigned long long)p.number, tmp, strerror(errno));
         unlink(tmp);
         err = SIGNET_E_IO;
         goto out;

@@ -137,9 +137,6 @@ void sg_sleep_ms(unsigned ms)
 /* See common.h. */
 void sg_prefault(void *p, size_t len)
 {
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-#endif
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p, e = a + len, ha, he;
 
     if (p == NULL || len == 0 || pg == 0 || (uintptr_t)-1 - a < len)
@@ -148,13 +145,6 @@ void sg_prefault(void *p, size_t len)
     he = e & ~(pg - 1);
     if (he <= ha)
         return;
-#ifdef MADV_HUGEPAGE
-    {
-        uintptr_t hh = (a + huge - 1) & ~(huge - 1), ht = e & ~(huge - 1);
-        if (ht > hh)
-            madvise((void *)hh, ht - hh, MADV_HUGEPAGE);
-    }
-#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; EINVAL before, which changes nothing */
 #endif

@@ -15,10 +15,9 @@
 
 #include "internal.h"
 
-#define RESERVE         16 /* room for the TBS and CertificateList headers (6 bytes each at most) */
-#define SPARE           6  /* room for the revokedCertificates header */
-#define ENTRY_MAX       96 /* bytes of one revokedCertificates entry, at most (see put_entry) */
-#define CRL_RESERVE_MAX ((size_t)1 << 32)
+#define RESERVE   16 /* room for the TBS and CertificateList headers (6 bytes each at most) */
+#define SPARE     6  /* room for the revokedCertificates header */
+#define ENTRY_MAX 96 /* bytes of one revokedCertificates entry, at most (see put_entry) */
 
 struct crl_doc {
     struct crl_buf b;
@@ -203,15 +202,18 @@ static void close_tbs(struct crl_doc *d, size_t prefix_len, size_t entries_len)
 }
 
 /*
- * Room for a CRL over n entries of the revoked index: at most ENTRY_MAX bytes each (a 20-octet
- * serial, GeneralizedTime, reason and invalidity date), the header and extensions, and the
- * signature. Bounded so that a huge index does not reserve more than CRL_RESERVE_MAX at once.
+ * Room for one stream's CRL when the revoked index holds n entries (all CAs): at most ENTRY_MAX
+ * bytes an entry (a 20-octet serial, GeneralizedTime, reason and invalidity date), a shard's
+ * share of them, plus the header, extensions and signature; never more than the store keeps
+ * for one CRL. Reserved address space only: the buffer maps pages as it fills.
  */
-static size_t reserve_for(size_t n)
+static size_t reserve_for(size_t n, unsigned shards)
 {
-    if (n > (CRL_RESERVE_MAX - 65536) / ENTRY_MAX)
-        n = (CRL_RESERVE_MAX - 65536) / ENTRY_MAX;
-    return n * ENTRY_MAX + 65536;
+    const size_t room = 65536, most = (STORE_CRL_MAX - room) / ENTRY_MAX;
+
+    if (shards > 1)
+        n = n / shards + n / shards / 8 + 1; /* serials are random: an eighth for the spread */
+    return (n < most ? n : most) * ENTRY_MAX + room;
 }
 
 /* See crl.h. */
@@ -236,7 +238,7 @@ enum signet_err crl_build(struct store *st, uint32_t ca_id, const struct crl_par
     if ((d = calloc(1, sizeof(*d))) == NULL)
         goto nomem;
     d->pub = p->issuer_pub;
-    crl_buf_reserve(&d->b, reserve_for(store_revoked_total(st)));
+    crl_buf_reserve(&d->b, reserve_for(store_revoked_total(st), p->shards));
     crl_buf_room(&d->b, RESERVE);
     crl_buf_put(&d->b, "\x02\x01\x01", 3); /* version v2 (5.1.2.1) */
     crl_buf_put(&d->b, crl_sig_alg(p->issuer_pub, &alg_len, &md), alg_len);

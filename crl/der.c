@@ -9,6 +9,7 @@
 
 #include "internal.h"
 
+#define PREFAULT_FROM ((size_t)1 << 20)
 #define PREFAULT_STEP ((size_t)4 << 20)
 
 unsigned char *crl_buf_room(struct crl_buf *b, size_t n)
@@ -33,9 +34,13 @@ unsigned char *crl_buf_room(struct crl_buf *b, size_t n)
         b->p = np;
         b->cap = ncap;
     }
-    /* a large CRL fills megabytes in one pass: map them a few at a time, not a page per fault */
-    if (b->len + n > b->mapped && b->cap >= PREFAULT_STEP) {
-        size_t to = b->len + n + PREFAULT_STEP;
+    /*
+     * A large CRL fills megabytes in one pass: past the first MiB, map them ahead a few at a
+     * time (at most as much again as is written), not a page per fault.
+     */
+    if (b->len + n > b->mapped && b->len >= PREFAULT_FROM) {
+        size_t step = b->len < PREFAULT_STEP ? b->len : PREFAULT_STEP;
+        size_t to = b->len + n + step;
         to = to < b->cap ? to : b->cap;
         sg_prefault(b->p + b->len, to - b->len);
         b->mapped = to;
