@@ -357,4 +357,14 @@ enum signet_err ca_crl_prev_sign(struct store *st, uint32_t ca_id, const struct 
                                  unsigned char **out, size_t *out_len, struct crl_stats *stats,
                                  char *detail);
 
+/* ---- CRL internals shared by crl.c and crl_sched.c ---- */
+
+/*
+ * What the scheduler needs of a CA's CRLs: its regeneration delay ([ca.NAME] crl_delay), and
+ * the thisUpdate and nextUpdate of the newest CRL stored for the stream it serves (both 0 when
+ * there is none). SIGNET_E_CONFIG for a bad [ca.NAME] CRL setting.
+ */
+enum signet_err ca_crl_sched_plan(struct ca_ctx *ctx, const struct ca_ent *ca, int64_t *delay,
+                                  int64_t *this_update, int64_t *next_update, char *detail);
+
 #endif
