@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Delegated OCSP responders and pre-signed responses (docs/ocsp.md): a responder key per online
- * CA on the CA's token and a short-lived certificate from the CA, renewed at half-life; responses
- * signed at issuance and revocation (a queue), re-signed at half their validity and for any
- * certificate without one (a pass over `cert`), by one refresher thread of the ca process.
+ * Delegated OCSP responders (docs/ocsp.md): a responder key per online CA on the CA's token and a
+ * short-lived certificate from the CA, renewed at half-life; the signing of one certificate's
+ * responses (both CertID hashes, under the key generation that issued it) and live nonce
+ * responses. The queue, the pass and the refresher thread that keep the pre-signed responses
+ * fresh are in ocsp_refresh.c; the state both use is declared in internal.h.
  *
  * The state lives beside the context (a small registry keyed by it) so that ca_ctx needs no new
  * field; ca_ocsp_stop frees it, before ca_ctx_free frees the tokens its keys belong to.
  */
+#define SIGNET_CA_OCSP_INTERNALS /* internal.h's OCSP section: the state, with ocsp_refresh.c */
 #include "internal.h"
 
-#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -20,52 +21,12 @@
 #include "ocsp.h"
 #include "ocsp_prev.h"
 
-#define QUEUE_CAP       4096 /* (ca, serial) waiting; more are dropped, the pass covers them */
-#define PASS_BATCH      1024 /* responses signed per pass at most; the next pass comes soon */
-#define PASS_MIN_MS     2000 /* adaptive pass interval: twenty times the last pass, in bounds */
-#define PASS_MAX_MS     60000
 #define RESPONDER_SKEW  60 /* seconds a responder certificate is backdated (client clocks) */
 #define META_PREFIX     "ocsp.responder."
 #define NONCE_RATE_DEF  20
-#define PENDING_GRACE   60 /* seconds before a PENDING record counts as interrupted */
 #define RESP_DAYS_DEF   4
 #define RESP_DAYS_MAX   30
 #define RESP_SUBJECT_CN " OCSP Responder"
-
-struct responder {
-    int eligible;     /* an online CA: gets a responder */
-    int64_t validity; /* seconds of a response */
-    int64_t days;     /* of the responder certificate */
-    enum hsm_key_type type;
-    int nonce;           /* live nonce mode */
-    double rate, tokens; /* live responses per second; bucket */
-    uint64_t refill_ms;
-    struct hsm_key *key; /* NULL until set up */
-    EVP_PKEY *evp;
-    X509 *cert;
-    struct ocsp_prev prev; /* the previous key generation after a rollover (ocsp_prev.c) */
-};
-
-struct qent {
-    size_t ca;
-    unsigned char serial[STORE_SERIAL_MAX];
-    size_t len;
-};
-
-struct ocsp_state {
-    struct ca_ctx *ctx;
-    struct ocsp_state *next;
-    pthread_mutex_t sign_mu; /* responders and signing */
-    pthread_mutex_t mu;      /* queue, flags, stats */
-    pthread_cond_t cv;
-    pthread_t thread;
-    int running, stopping;
-    struct responder *r; /* ctx->ncas of them */
-    EVP_PKEY *throwaway[HSM_KEY_TYPE_MAX];
-    struct qent q[QUEUE_CAP];
-    size_t qhead, qlen;
-    struct ca_ocsp_stats stats;
-};
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ocsp_state *reg;
@@ -90,19 +51,19 @@ static void life_init(void)
     pthread_rwlockattr_destroy(&a);
 }
 
-static void life_read(void)
+void ca_ocsp_life_read(void)
 {
     pthread_once(&life_once, life_init);
     pthread_rwlock_rdlock(&life);
 }
 
-static void life_done(void)
+void ca_ocsp_life_done(void)
 {
     pthread_rwlock_unlock(&life);
 }
 
 /* The state of ctx, or NULL. */
-static struct ocsp_state *state_of(struct ca_ctx *ctx)
+struct ocsp_state *ca_ocsp_state_of(struct ca_ctx *ctx)
 {
     struct ocsp_state *s;
 
@@ -189,7 +150,7 @@ static void state_free(struct ocsp_state *s)
 }
 
 /* The state of ctx, made (configuration read) when missing. */
-static enum signet_err state_get(struct ca_ctx *ctx, struct ocsp_state **out, char *detail)
+enum signet_err ca_ocsp_state_get(struct ca_ctx *ctx, struct ocsp_state **out, char *detail)
 {
     struct ocsp_state *s;
     enum signet_err rc = SIGNET_OK;
@@ -248,7 +209,7 @@ static EVP_PKEY *throwaway(struct ocsp_state *s, enum hsm_key_type t)
 }
 
 /* Seconds since the epoch of an ASN1_TIME (0 on error). */
-static int64_t tsecs(const ASN1_TIME *t)
+int64_t ca_ocsp_tsecs(const ASN1_TIME *t)
 {
     struct tm tm;
 
@@ -263,8 +224,8 @@ int ocsp_responder_fresh(X509 *cert, EVP_PKEY *pub, X509 *issuer, int64_t now)
 
     if (cert == NULL)
         return 0;
-    nb = tsecs(X509_get0_notBefore(cert));
-    na = tsecs(X509_get0_notAfter(cert));
+    nb = ca_ocsp_tsecs(X509_get0_notBefore(cert));
+    na = ca_ocsp_tsecs(X509_get0_notAfter(cert));
     return EVP_PKEY_eq(X509_get0_pubkey(cert), pub) == 1 && now < nb + (na - nb) / 2 &&
            ocsp_lint_responder(cert, issuer, &res) == 0;
 }
@@ -277,7 +238,8 @@ static X509 *responder_tbs(const char *ca_name, X509 *issuer, EVP_PKEY *pub, int
     ASN1_NULL *nul = ASN1_NULL_new();
     unsigned char serial[16];
     char cn[CA_NAME_MAX + 32];
-    int64_t now = sg_now(), end = now + days * 86400, ca_end = tsecs(X509_get0_notAfter(issuer));
+    int64_t now = sg_now(), end = now + days * 86400,
+            ca_end = ca_ocsp_tsecs(X509_get0_notAfter(issuer));
     BIGNUM *bn = NULL;
     ASN1_INTEGER *ai = NULL;
     X509_EXTENSION *e[3] = {NULL};
@@ -418,7 +380,7 @@ static enum signet_err responder_issue(struct ocsp_state *s, struct ca_ent *ca, 
  * "<ca>-ocsp" on the CA's token, loads the certificate from the store, and issues a new one when
  * there is none, it is past half its life or it does not match the key.
  */
-static enum signet_err responder_ready(struct ocsp_state *s, size_t i, char *detail)
+enum signet_err ca_ocsp_responder_ready(struct ocsp_state *s, size_t i, char *detail)
 {
     struct ca_ctx *ctx = s->ctx;
     struct ca_ent *ca = &ctx->cas[i];
@@ -462,17 +424,6 @@ static enum signet_err responder_ready(struct ocsp_state *s, size_t i, char *det
     return responder_issue(s, ca, r, meta, detail);
 }
 
-/* The CA index of name, or ctx->ncas. */
-static size_t ca_index(struct ca_ctx *ctx, const char *name)
-{
-    size_t i;
-
-    for (i = 0; name != NULL && i < ctx->ncas; i++)
-        if (strcmp(ctx->cas[i].name, name) == 0)
-            break;
-    return name != NULL ? i : ctx->ncas;
-}
-
 /*
  * Signs both CertID hashes of one response with the responder certificate rcert (of the
  * generation that issued the certificate; caller holds sign_mu and made the responder).
@@ -498,7 +449,7 @@ static enum signet_err sign_pair(struct ocsp_state *s, size_t i, X509 *rcert,
 /* Fills the response's times: now, and now + validity clamped to rcert's notAfter. */
 static void set_times_by(const struct responder *r, X509 *rcert, struct ocsp_single *one)
 {
-    int64_t now = sg_now(), until = tsecs(X509_get0_notAfter(rcert));
+    int64_t now = sg_now(), until = ca_ocsp_tsecs(X509_get0_notAfter(rcert));
 
     one->produced_at = now;
     one->this_update = now;
@@ -530,7 +481,7 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
                   store_cert_state_name(c->state));
         return SIGNET_E_POLICY;
     }
-    if ((rc = responder_ready(s, i, detail)) != SIGNET_OK)
+    if ((rc = ca_ocsp_responder_ready(s, i, detail)) != SIGNET_OK)
         return rc;
     rcert = s->r[i].cert;
     /* after a rollover: what the previous key issued is answered by its own generation */
@@ -576,8 +527,8 @@ static enum signet_err presign_rec(struct ocsp_state *s, size_t i, const struct 
 }
 
 /* Presign by CA index and serial octets. */
-static enum signet_err presign_one(struct ocsp_state *s, size_t i, const unsigned char *serial,
-                                   size_t len, char *detail)
+enum signet_err ca_ocsp_presign_one(struct ocsp_state *s, size_t i, const unsigned char *serial,
+                                    size_t len, char *detail)
 {
     struct store_cert *c = NULL;
     enum signet_err rc;
@@ -591,294 +542,6 @@ static enum signet_err presign_one(struct ocsp_state *s, size_t i, const unsigne
         rc = presign_rec(s, i, c, detail);
     pthread_mutex_unlock(&s->sign_mu);
     store_cert_free(c);
-    return rc;
-}
-
-/* Parses a hex serial into octets. 1 = ok. */
-static int parse_serial(const char *hex, unsigned char out[STORE_SERIAL_MAX], size_t *len)
-{
-    char even[2 * STORE_SERIAL_MAX + 2];
-    size_t hl = hex != NULL ? strnlen(hex, sizeof(even)) : sizeof(even);
-    long n = -1;
-
-    if (hl >= 1 && hl <= 2 * STORE_SERIAL_MAX) { /* "minimal hex" may have an odd length */
-        snprintf(even, sizeof(even), "%s%s", hl % 2 ? "0" : "", hex);
-        n = sg_hex_decode(even, out, STORE_SERIAL_MAX);
-    }
-
-    *len = n > 0 ? (size_t)n : 0;
-    return n > 0;
-}
-
-static enum signet_err ocsp_locked_presign(struct ca_ctx *ctx, const char *ca,
-                                           const char *serial_hex, char *detail)
-{
-    struct ocsp_state *s;
-    unsigned char serial[STORE_SERIAL_MAX];
-    size_t len, i = ca_index(ctx, ca);
-    enum signet_err rc;
-
-    if (i >= ctx->ncas) {
-        sg_detail(detail, "CA %s: no such CA; see `signet ca list`", ca ? ca : "(none)");
-        return SIGNET_E_NOTFOUND;
-    }
-    if (!parse_serial(serial_hex, serial, &len)) {
-        sg_detail(detail, "serial %.48s: give 1 to 20 octets in hex", serial_hex ? serial_hex : "");
-        return SIGNET_E_USAGE;
-    }
-    if ((rc = state_get(ctx, &s, detail)) != SIGNET_OK)
-        return rc;
-    if (!s->r[i].eligible) {
-        sg_detail(detail, "CA %s: not served by OCSP (a root, or its key is on no online token)",
-                  ca);
-        return SIGNET_E_POLICY;
-    }
-    return presign_one(s, i, serial, len, detail);
-}
-
-static void ocsp_locked_enqueue(struct ca_ctx *ctx, const char *ca, const char *serial_hex)
-{
-    struct ocsp_state *s = state_of(ctx);
-    size_t i = ca_index(ctx, ca);
-    struct qent e = {0};
-
-    if (s == NULL || i >= ctx->ncas || !s->r[i].eligible ||
-        !parse_serial(serial_hex, e.serial, &e.len))
-        return;
-    e.ca = i;
-    pthread_mutex_lock(&s->mu);
-    if (s->qlen < QUEUE_CAP) {
-        s->q[(s->qhead + s->qlen) % QUEUE_CAP] = e;
-        s->qlen++;
-        pthread_cond_signal(&s->cv);
-    } else {
-        s->stats.queue_dropped++;
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* ---- the pass ---- */
-
-struct pass_arg {
-    struct ocsp_state *s;
-    size_t ca;
-    int64_t now;
-    struct store_cert **work; /* copies of the records to sign */
-    size_t nwork, cap;
-    uint64_t overdue, stale, missing;
-};
-
-/* Per certificate: counts and picks those whose response is missing, wrong or half-way. */
-static int pass_cb(const struct store_cert *c, void *arg)
-{
-    struct pass_arg *a = arg;
-    struct ca_ent *ca = &a->s->ctx->cas[a->ca];
-    int64_t tu = 0, nu = 0;
-    int status = -1, need, want;
-    enum ocsp_freshness fr;
-    size_t len;
-    enum signet_err rc;
-
-    if (c->not_after < a->now ||
-        (c->state == STORE_CERT_PENDING && a->now - c->created < PENDING_GRACE))
-        return 1; /* expired, or an issuance still in flight */
-    want = c->state == STORE_CERT_REVOKED ? 1 : c->state == STORE_CERT_PENDING ? 2 : 0;
-    rc = store_ocsp_read(a->s->ctx->st, ca->store_id, c->serial, c->serial_len, STORE_OCSP_SHA1,
-                         NULL, 0, &len, &tu, &nu, &status, NULL);
-    fr = ocsp_freshness(a->now, tu, nu);
-    need = rc != SIGNET_OK || status != want || fr != OCSP_FRESH;
-    if (rc != SIGNET_OK)
-        a->missing++;
-    else if (fr == OCSP_STALE)
-        a->stale++;
-    else if (fr == OCSP_OVERDUE)
-        a->overdue++;
-    if (need && a->nwork < a->cap) {
-        struct store_cert *cp = calloc(1, sizeof(*cp));
-        if (cp != NULL) {
-            *cp = *c;
-            cp->der = NULL;
-            cp->der_len = 0;
-            a->work[a->nwork++] = cp;
-        }
-    }
-    return 1;
-}
-
-/* 1 when ca_ocsp_stop asked the refresher to stop (a SIGTERM must not wait for a whole pass). */
-static int stop_asked(struct ocsp_state *s)
-{
-    int v;
-
-    pthread_mutex_lock(&s->mu);
-    v = s->stopping;
-    pthread_mutex_unlock(&s->mu);
-    return v;
-}
-
-/* One full pass over every served CA; returns 1 when the batch was full (more to do soon). */
-static int pass_run(struct ocsp_state *s, char *detail)
-{
-    struct ca_ctx *ctx = s->ctx;
-    struct pass_arg a = {.s = s, .now = sg_now(), .cap = PASS_BATCH};
-    uint64_t responders = 0;
-    int64_t until = 0;
-    int full = 0;
-
-    if ((a.work = calloc(PASS_BATCH, sizeof(*a.work))) == NULL)
-        return 0;
-    for (size_t i = 0; i < ctx->ncas && !stop_asked(s); i++) {
-        char why[SIGNET_DETAIL_MAX] = "";
-        enum signet_err rc;
-        if (!s->r[i].eligible)
-            continue;
-        pthread_mutex_lock(&s->sign_mu);
-        if (responder_ready(s, i, why) != SIGNET_OK) {
-            sg_log(SG_LOG_ERR, "OCSP: CA %s: responder not ready: %s", ctx->cas[i].name, why);
-            sg_detail(detail, "%s", why);
-        } else {
-            int64_t na = tsecs(X509_get0_notAfter(s->r[i].cert));
-            char pwhy[SIGNET_DETAIL_MAX] = "";
-            responders++;
-            /* the previous generation's responder exists even before it has anything to sign */
-            if (ocsp_prev_ready(ctx, &ctx->cas[i], &s->r[i].prev, s->r[i].key, s->r[i].days,
-                                pwhy) != SIGNET_OK)
-                sg_log(SG_LOG_ERR, "OCSP: CA %s: previous generation: %s", ctx->cas[i].name, pwhy);
-            until = until == 0 || na < until ? na : until;
-        }
-        pthread_mutex_unlock(&s->sign_mu);
-        a.ca = i;
-        a.nwork = 0;
-        store_cert_iter(ctx->st, ctx->cas[i].store_id, 0, pass_cb, &a, NULL);
-        full |= a.nwork == a.cap;
-        for (size_t k = 0; k < a.nwork; k++) {
-            char d[SIGNET_DETAIL_MAX] = "";
-            int64_t tu = 0, nu = 0;
-            int st = -1;
-            size_t len;
-            int had;
-            if (stop_asked(s)) { /* the rest waits for the next start */
-                for (; k < a.nwork; k++)
-                    free(a.work[k]);
-                break;
-            }
-            had = store_ocsp_read(ctx->st, ctx->cas[i].store_id, a.work[k]->serial,
-                                  a.work[k]->serial_len, STORE_OCSP_SHA1, NULL, 0, &len, &tu, &nu,
-                                  &st, NULL) == SIGNET_OK;
-            rc = presign_one(s, i, a.work[k]->serial, a.work[k]->serial_len, d);
-            if (rc != SIGNET_OK) {
-                sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", ctx->cas[i].name, d);
-            } else if (!had) {
-                a.missing--;
-            } else if (ocsp_freshness(a.now, tu, nu) == OCSP_STALE) {
-                a.stale--;
-            } else if (ocsp_freshness(a.now, tu, nu) == OCSP_OVERDUE) {
-                a.overdue--;
-            }
-            free(a.work[k]);
-        }
-    }
-    free(a.work);
-    pthread_mutex_lock(&s->mu);
-    s->stats.responders = responders;
-    s->stats.responder_until = until;
-    s->stats.overdue = a.overdue;
-    s->stats.stale = a.stale;
-    s->stats.missing = a.missing;
-    s->stats.last_pass = sg_now();
-    pthread_mutex_unlock(&s->mu);
-    return full;
-}
-
-static enum signet_err ocsp_locked_refresh(struct ca_ctx *ctx, char *detail)
-{
-    struct ocsp_state *s;
-    enum signet_err rc = state_get(ctx, &s, detail);
-    char why[SIGNET_DETAIL_MAX] = "";
-
-    if (rc != SIGNET_OK)
-        return rc;
-    while (pass_run(s, why))
-        ;
-    return SIGNET_OK;
-}
-
-/* Signs what is queued (mu held on entry and exit). */
-static void drain_queue(struct ocsp_state *s)
-{
-    while (s->qlen > 0 && !s->stopping) {
-        struct qent e = s->q[s->qhead];
-        char d[SIGNET_DETAIL_MAX] = "";
-        s->qhead = (s->qhead + 1) % QUEUE_CAP;
-        s->qlen--;
-        pthread_mutex_unlock(&s->mu);
-        if (presign_one(s, e.ca, e.serial, e.len, d) != SIGNET_OK)
-            sg_log(SG_LOG_ERR, "OCSP: CA %s: %s", s->ctx->cas[e.ca].name, d);
-        pthread_mutex_lock(&s->mu);
-    }
-}
-
-/* The refresher: the queue first, then a pass whenever its adaptive interval has passed. */
-static void *refresher(void *arg)
-{
-    struct ocsp_state *s = arg;
-    uint64_t next = 0, interval = PASS_MIN_MS;
-
-    pthread_mutex_lock(&s->mu);
-    while (!s->stopping) {
-        uint64_t now = sg_mono_ms();
-        drain_queue(s);
-        if (s->stopping)
-            break;
-        if (now >= next) {
-            uint64_t t0 = sg_mono_ms();
-            char d[SIGNET_DETAIL_MAX] = "";
-            int full;
-            pthread_mutex_unlock(&s->mu);
-            full = pass_run(s, d);
-            pthread_mutex_lock(&s->mu);
-            interval = (sg_mono_ms() - t0) * 20;
-            interval = interval < PASS_MIN_MS   ? PASS_MIN_MS
-                       : interval > PASS_MAX_MS ? PASS_MAX_MS
-                                                : interval;
-            next = sg_mono_ms() + (full ? 100 : interval);
-            continue;
-        }
-        if (s->qlen == 0) {
-            struct timespec ts;
-            uint64_t wait = next - now;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-enum signet_err ca_ocsp_start(struct ca_ctx *ctx, char *detail)
-{
-    struct ocsp_state *s;
-    enum signet_err rc = state_get(ctx, &s, detail);
-
-    if (rc != SIGNET_OK)
-        return rc;
-    pthread_mutex_lock(&s->mu);
-    if (!s->running) {
-        s->stopping = 0;
-        if (pthread_create(&s->thread, NULL, refresher, s) != 0) {
-            sg_detail(detail, "OCSP: cannot start the refresher thread: %s", strerror(errno));
-            rc = SIGNET_E_INTERNAL;
-        } else {
-            s->running = 1;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -907,34 +570,6 @@ void ca_ocsp_stop(struct ca_ctx *ctx)
     if (s->running)
         pthread_join(s->thread, NULL);
     state_free(s);
-}
-
-static void ocsp_locked_stats(struct ca_ctx *ctx, struct ca_ocsp_stats *out)
-{
-    struct ocsp_state *s = state_of(ctx);
-
-    memset(out, 0, sizeof(*out));
-    if (s == NULL)
-        return;
-    pthread_mutex_lock(&s->mu);
-    *out = s->stats;
-    out->queue_len = s->qlen;
-    pthread_mutex_unlock(&s->mu);
-}
-
-enum signet_err ca_ocsp_health(struct ca_ctx *ctx, char *detail)
-{
-    struct ca_ocsp_stats st;
-
-    ca_ocsp_stats(ctx, &st);
-    if (st.stale > 0 || st.overdue > 0) {
-        sg_detail(detail,
-                  "ocsp: %llu response(s) stale and %llu overdue: the refresher is behind; "
-                  "check the HSM and the log",
-                  (unsigned long long)st.stale, (unsigned long long)st.overdue);
-        return SIGNET_E_HSM_UNAVAILABLE;
-    }
-    return SIGNET_OK;
 }
 
 /* ---- live nonce mode ---- */
@@ -997,7 +632,7 @@ static enum signet_err ocsp_locked_sign_live(struct ca_ctx *ctx, const unsigned 
 
     *out = NULL;
     *out_len = 0;
-    if (state_get(ctx, &s, detail) != SIGNET_OK)
+    if (ca_ocsp_state_get(ctx, &s, detail) != SIGNET_OK)
         return live_error(OCSP_RS_INTERNAL, out, out_len);
     if (ocsp_request_parse(req, len, 1, &q, detail) != OCSP_RS_SUCCESSFUL ||
         q.nonce_state == OCSP_NONCE_BAD)
@@ -1014,7 +649,7 @@ static enum signet_err ocsp_locked_sign_live(struct ca_ctx *ctx, const unsigned 
         return live_error(OCSP_RS_TRYLATER, out, out_len);
     }
     pthread_mutex_lock(&s->sign_mu);
-    if ((rc = responder_ready(s, i, detail)) == SIGNET_OK) {
+    if ((rc = ca_ocsp_responder_ready(s, i, detail)) == SIGNET_OK) {
         one.issuer = ctx->cas[i].cert;
         one.hash = q.id[0].hash;
         one.serial = c->serial;
@@ -1045,48 +680,13 @@ static enum signet_err ocsp_locked_sign_live(struct ca_ctx *ctx, const unsigned 
 
 /* ---- entry points: each holds the states' lifetime lock while it uses one ---- */
 
-enum signet_err ca_ocsp_presign(struct ca_ctx *ctx, const char *ca, const char *serial_hex,
-                                char *detail)
-{
-    enum signet_err rc;
-
-    life_read();
-    rc = ocsp_locked_presign(ctx, ca, serial_hex, detail);
-    life_done();
-    return rc;
-}
-
-void ca_ocsp_enqueue(struct ca_ctx *ctx, const char *ca, const char *serial_hex)
-{
-    life_read();
-    ocsp_locked_enqueue(ctx, ca, serial_hex);
-    life_done();
-}
-
-enum signet_err ca_ocsp_refresh(struct ca_ctx *ctx, char *detail)
-{
-    enum signet_err rc;
-
-    life_read();
-    rc = ocsp_locked_refresh(ctx, detail);
-    life_done();
-    return rc;
-}
-
-void ca_ocsp_stats(struct ca_ctx *ctx, struct ca_ocsp_stats *out)
-{
-    life_read();
-    ocsp_locked_stats(ctx, out);
-    life_done();
-}
-
 enum signet_err ca_ocsp_sign_live(struct ca_ctx *ctx, const unsigned char *req, size_t len,
                                   unsigned char **out, size_t *out_len, char *detail)
 {
     enum signet_err rc;
 
-    life_read();
+    ca_ocsp_life_read();
     rc = ocsp_locked_sign_live(ctx, req, len, out, out_len, detail);
-    life_done();
+    ca_ocsp_life_done();
     return rc;
 }
