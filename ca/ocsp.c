@@ -4,12 +4,11 @@
  * short-lived certificate from the CA, renewed at half-life; the signing of one certificate's
  * responses (both CertID hashes, under the key generation that issued it) and live nonce
  * responses. The queue, the pass and the refresher thread that keep the pre-signed responses
- * fresh are in ocsp_refresh.c; the state both use is declared in internal.h.
+ * fresh are in ocsp_refresh.c; the state both use is declared in ocsp_internal.h.
  *
  * The state lives beside the context (a small registry keyed by it) so that ca_ctx needs no new
  * field; ca_ocsp_stop frees it, before ca_ctx_free frees the tokens its keys belong to.
  */
-#define SIGNET_CA_OCSP_INTERNALS /* internal.h's OCSP section: the state, with ocsp_refresh.c */
 #include "internal.h"
 
 #include <openssl/err.h>
@@ -19,7 +18,7 @@
 #include <string.h>
 
 #include "ocsp.h"
-#include "ocsp_prev.h"
+#include "ocsp_internal.h"
 
 #define RESPONDER_SKEW  60 /* seconds a responder certificate is backdated (client clocks) */
 #define META_PREFIX     "ocsp.responder."

@@ -6,7 +6,6 @@
  * refresh and report on them. The responders, the state and the signing of one certificate's
  * responses are in ocsp.c.
  */
-#define SIGNET_CA_OCSP_INTERNALS /* internal.h's OCSP section: the state shared with ocsp.c */
 #include "internal.h"
 
 #include <errno.h>
@@ -15,7 +14,7 @@
 #include <string.h>
 
 #include "ocsp.h"
-#include "ocsp_prev.h"
+#include "ocsp_internal.h"
 
 #define PASS_BATCH    1024 /* responses signed per pass at most; the next pass comes soon */
 #define PASS_MIN_MS   2000 /* adaptive pass interval: twenty times the last pass, in bounds */
