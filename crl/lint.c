@@ -74,13 +74,15 @@ static void find(struct crl_lint_result *r, const char *lint, const char *fmt, .
     r->n++;
 }
 
-/* The encoding RFC 5280 5.1.2.4 asks for a time. */
+/*
+ * The encoding RFC 5280 5.1.2.4 asks for a time: UTCTime from 1950 through 2049, GeneralizedTime
+ * otherwise (the bounds are 1950-01-01 and 2050-01-01 at 00:00:00Z; no re-encoding per entry).
+ */
 static void check_time_tag(struct crl_lint_result *r, const char *what, unsigned tag, int64_t t)
 {
-    unsigned char want[24];
+    unsigned want = t >= INT64_C(-631152000) && t < INT64_C(2524608000) ? 0x17 : 0x18;
 
-    crl_der_time(want, t);
-    if (want[0] != tag)
+    if (want != tag)
         find(r, "crl_times",
              "RFC 5280 5.1.2.4: %s encoded as %s; dates through 2049 are "
              "UTCTime, from 2050 GeneralizedTime",

@@ -464,6 +464,37 @@ static void test_lint_findings(void **state)
     crl_doc_free(d);
 }
 
+/*
+ * Times on both sides of RFC 5280's 2050 boundary: 2049-12-31T23:59:59Z as UTCTime and
+ * 2050-01-01T00:00:00Z as GeneralizedTime, written so and passed by the lint's crl_times.
+ */
+static void test_time_boundary(void **state)
+{
+    struct fix *f = *state;
+    struct crl_params p;
+    struct crl_lint_result lr;
+    struct crl_doc *d;
+    const unsigned char *der;
+    size_t len;
+
+    params(f, &p, 7);
+    p.this_update = INT64_C(2524607999);
+    p.next_update = INT64_C(2524608000);
+    d = make(f, 1, &p, NULL);
+    der = crl_doc_der(d, &len);
+    assert_non_null(at((unsigned char *)der, len,
+                       "\x17\x0d"
+                       "491231235959Z",
+                       15));
+    assert_non_null(at((unsigned char *)der, len,
+                       "\x18\x0f"
+                       "20500101000000Z",
+                       17));
+    assert_int_equal(crl_lint(der, len, &p, 0, &lr), 0);
+    assert_false(has(&lr, "crl_times"));
+    crl_doc_free(d);
+}
+
 static int drop_none(const unsigned char *s, size_t n, void *arg)
 {
     (void)s, (void)n, (void)arg;
@@ -836,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_url_variants),      cmocka_unit_test(test_build_full),
         cmocka_unit_test(test_expired_and_empty), cmocka_unit_test(test_delta_and_shards),
         cmocka_unit_test(test_lint_findings),     cmocka_unit_test(test_never_lose_entry),
+        cmocka_unit_test(test_time_boundary),
     };
     const struct CMUnitTest ca_tests[] = {
         cmocka_unit_test(test_revoke_and_generate), cmocka_unit_test(test_revoke_expired),
