@@ -21,9 +21,11 @@
 
 struct crl_doc {
     struct crl_buf b;
-    size_t tbs_off, tbs_end; /* the TBS within b */
-    size_t der_off;          /* the CertificateList, once signed (0 before) */
-    EVP_PKEY *pub;           /* borrowed from the params: the signature algorithm */
+    size_t tbs_off, tbs_end;           /* the TBS within b */
+    size_t der_off;                    /* the CertificateList, once signed (0 before) */
+    EVP_PKEY *pub;                     /* borrowed from the params: the signature algorithm */
+    unsigned char dg[EVP_MAX_MD_SIZE]; /* the TBS's digest, once crl_doc_sign made it */
+    size_t dg_len;
 };
 
 unsigned crl_shard_of(const unsigned char *serial, size_t len, unsigned shards)
@@ -311,4 +313,6 @@ void crl_doc_view(struct crl_doc *d, struct crl_doc_view *v)
     v->tbs_end = &d->tbs_end;
     v->der_off = &d->der_off;
     v->pub = d->pub;
+    v->dg = d->dg;
+    v->dg_len = &d->dg_len;
 }

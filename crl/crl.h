@@ -82,14 +82,21 @@ const unsigned char *crl_doc_tbs(const struct crl_doc *d, size_t *out_len);
 /* The signed CertificateList DER after crl_doc_sign; NULL before. Borrowed. */
 const unsigned char *crl_doc_der(const struct crl_doc *d, size_t *out_len);
 
-/* Signs msg (the TBS) into sig (capacity *siglen in, length out). */
+/*
+ * Signs msg (the TBS) into sig (capacity *siglen in, length out). dg is msg's digest under the
+ * signature algorithm's hash (dg_len bytes), or NULL when the algorithm signs the message itself
+ * (Ed25519): crl_doc_sign hashes a TBS of tens of megabytes once for both of its signatures.
+ */
 typedef enum signet_err (*crl_sign_fn)(void *arg, const unsigned char *msg, size_t len,
-                                       unsigned char *sig, size_t *siglen, char *detail);
+                                       const unsigned char *dg, size_t dg_len, unsigned char *sig,
+                                       size_t *siglen, char *detail);
 /* A crl_sign_fn over a software key (arg: EVP_PKEY *): the throwaway lint key. */
-enum signet_err crl_sign_evp(void *arg, const unsigned char *msg, size_t len, unsigned char *sig,
+enum signet_err crl_sign_evp(void *arg, const unsigned char *msg, size_t len,
+                             const unsigned char *dg, size_t dg_len, unsigned char *sig,
                              size_t *siglen, char *detail);
 /* A crl_sign_fn over a token key (arg: struct hsm_key *), through hsm_sign. */
-enum signet_err crl_sign_hsm(void *arg, const unsigned char *msg, size_t len, unsigned char *sig,
+enum signet_err crl_sign_hsm(void *arg, const unsigned char *msg, size_t len,
+                             const unsigned char *dg, size_t dg_len, unsigned char *sig,
                              size_t *siglen, char *detail);
 /*
  * Appends signatureAlgorithm and the signature made by fn over the TBS; signing again replaces

@@ -103,6 +103,8 @@ struct crl_doc_view {
     struct crl_buf *b;
     size_t *tbs_off, *tbs_end, *der_off;
     EVP_PKEY *pub;
+    unsigned char *dg; /* the TBS's digest, EVP_MAX_MD_SIZE bytes of room */
+    size_t *dg_len;    /* 0 until computed */
 };
 void crl_doc_view(struct crl_doc *d, struct crl_doc_view *v);
 
