@@ -172,5 +172,7 @@ void sg_sleep_ms(unsigned ms);
  * 5.14) nothing happens. The memory stays the caller's and keeps no lasting advice.
  */
 void sg_prefault(void *p, size_t len);
+/* The process's resident set in bytes (/proc/self/statm), or 0 when it cannot be read. */
+size_t sg_rss_bytes(void);
 
 #endif

@@ -150,3 +150,16 @@ void sg_prefault(void *p, size_t len)
 #endif
     madvise((void *)ha, he - ha, MADV_POPULATE_WRITE);
 }
+
+/* See common.h. */
+size_t sg_rss_bytes(void)
+{
+    unsigned long size = 0, resident = 0;
+    long pg = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen("/proc/self/statm", "r");
+    int n = f != NULL ? fscanf(f, "%lu %lu", &size, &resident) : 0;
+
+    if (f != NULL)
+        fclose(f);
+    return n == 2 && pg > 0 ? (size_t)resident * (size_t)pg : 0;
+}

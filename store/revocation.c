@@ -158,7 +158,7 @@ enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revok
     enum signet_err err = SIGNET_OK;
     uintptr_t lo = 0, hi = 0;
     size_t seen = 0;
-    int rc;
+    int rc, go;
 
     if (cb == NULL) {
         sg_detail(detail, "revoked iteration without a callback");
@@ -186,14 +186,15 @@ enum signet_err store_revoked_iter(struct store *st, uint32_t ca_id, store_revok
         if (r.not_after == 0 && ((const unsigned char *)v.mv_data)[1] == REVOKED_V1 &&
             (err = legacy_not_after(st, txn, &k, &r, detail)) != SIGNET_OK)
             goto out;
-        if (!cb(&r, arg))
+        if ((go = cb(&r, arg)) == 0)
             break;
         /*
-         * Pages left behind are not needed again by this pass: every so often the whole map's
-         * pages are given back (the kernel maps neighbours on each fault, so dropping only the
-         * pages visited would not keep the resident set small).
+         * Pages left behind are not needed again by this pass: every so often (or when the
+         * caller asks) the whole map's pages are given back (the kernel maps neighbours on each
+         * fault, so dropping only the pages visited would not keep the resident set small).
          */
-        if (++seen % DROP_EVERY == 0 && (lo != 0 || in_map(v.mv_data, v.mv_size, &lo, &hi)))
+        if ((go == STORE_ITER_RELEASE || (go == 1 && ++seen % DROP_EVERY == 0)) &&
+            (lo != 0 || in_map(v.mv_data, v.mv_size, &lo, &hi)))
             drop_pages((const void *)lo, hi - lo);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)

@@ -287,8 +287,17 @@ struct store_revoked {
     int64_t not_after;       /* the certificate's notAfter */
 };
 
-/* Called per entry in serial order; return 0 to stop. The entry is borrowed for the call. */
+/*
+ * Called per entry in serial order; the entry is borrowed for the call. Returns 0 to stop, 1 to go
+ * on (the iterator gives the store map's pages back to the kernel every 16,384 entries, which
+ * keeps the resident set small; they stay in the page cache), STORE_ITER_PACED to go on without
+ * that, or STORE_ITER_RELEASE to go on once the pages are given back now: a caller that watches
+ * its own memory (a CRL build) releases only when it must, since every page visited after a
+ * release faults again.
+ */
 typedef int (*store_revoked_cb)(const struct store_revoked *r, void *arg);
+#define STORE_ITER_PACED   2
+#define STORE_ITER_RELEASE 3
 /*
  * Iterates a CA's revoked index in serial order with one cursor in one read transaction,
  * decoding each value in place (no cert record is read, except for values written before the
