@@ -33,23 +33,6 @@ static enum signet_err quorum_token(struct ca_ctx *ctx, const char *name, struct
     return SIGNET_OK;
 }
 
-/* Reads the share files; passphrases are loaded later, only for shares that will be used. */
-static enum signet_err read_shares(const struct ca_share_src *src, size_t n, struct ca_share_in *in,
-                                   char *detail)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char *buf = NULL;
-        size_t len = 0;
-        enum signet_err rc = sg_read_file(src[i].path, CA_SHARE_FILE_MAX, &buf, &len, detail);
-        if (rc != SIGNET_OK)
-            return rc;
-        in[i].name = src[i].path;
-        in[i].file = (char *)buf;
-        in[i].len = len;
-    }
-    return SIGNET_OK;
-}
-
 /* Loads the passphrase of each share in use: its file, or the terminal. */
 static enum signet_err load_passes(const struct ca_share_src *src, struct ca_share_in *in, size_t n,
                                    const int *use, char *detail)
@@ -103,7 +86,7 @@ enum signet_err ca_quorum_activate(struct ca_ctx *ctx, const char *token,
         return SIGNET_E_PIN;
     }
     if ((rc = ca_token_share_id(t, id, detail)) != SIGNET_OK ||
-        (rc = read_shares(src, n, in, detail)) != SIGNET_OK ||
+        (rc = ca_shares_read(src, n, in, NULL, detail)) != SIGNET_OK ||
         (rc = ca_quorum_check(id, in, n, use, detail)) != SIGNET_OK ||
         (rc = load_passes(src, in, n, use, detail)) != SIGNET_OK ||
         (rc = ca_quorum_combine(in, n, use, &combined, detail)) != SIGNET_OK)

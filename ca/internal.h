@@ -204,6 +204,13 @@ struct ca_share_in {
     struct secret *pass; /* borrowed; NULL until loaded */
 };
 /*
+ * Reads the n share files of src into in (name, file bytes; passphrases are loaded later, only
+ * for shares that will be used); with hdr, also parses each header, refusing a file that is not
+ * a share. The caller frees every in[i].file, including after an error.
+ */
+enum signet_err ca_shares_read(const struct ca_share_src *src, size_t n, struct ca_share_in *in,
+                               struct ca_share_hdr *hdr, char *detail);
+/*
  * Checks headers (root, duplicates counted once, at least m distinct) without unsealing: the
  * indexes of distinct usable shares are marked in use[] (1 per share given). Returns
  * SIGNET_E_FORBIDDEN (another root), SIGNET_E_INVALID (not a share), SIGNET_E_PIN (too few).

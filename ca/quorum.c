@@ -348,6 +348,27 @@ int ca_share_parse(const char *file, size_t len, struct ca_share_hdr *out)
     return n > 0 && parse_bin(bin, n, out);
 }
 
+/* See internal.h. */
+enum signet_err ca_shares_read(const struct ca_share_src *src, size_t n, struct ca_share_in *in,
+                               struct ca_share_hdr *hdr, char *detail)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        enum signet_err rc = sg_read_file(src[i].path, CA_SHARE_FILE_MAX, &buf, &len, detail);
+        if (rc != SIGNET_OK)
+            return rc;
+        in[i].name = src[i].path;
+        in[i].file = (char *)buf;
+        in[i].len = len;
+        if (hdr != NULL && !ca_share_parse(in[i].file, len, &hdr[i])) {
+            sg_detail(detail, "%s: not a share file (no SIGNET ROOT SHARE block)", src[i].path);
+            return SIGNET_E_INVALID;
+        }
+    }
+    return SIGNET_OK;
+}
+
 enum signet_err ca_share_unseal(const char *file, size_t len, const struct secret *pass,
                                 struct secret **out, char *detail)
 {

@@ -174,27 +174,6 @@ out:
     return rc;
 }
 
-/* Reads the share files and their headers. */
-static enum signet_err read_all(const struct ca_share_src *src, size_t n, struct ca_share_in *in,
-                                struct ca_share_hdr *hdr, char *detail)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char *buf = NULL;
-        size_t len = 0;
-        enum signet_err rc = sg_read_file(src[i].path, CA_SHARE_FILE_MAX, &buf, &len, detail);
-        if (rc != SIGNET_OK)
-            return rc;
-        in[i].name = src[i].path;
-        in[i].file = (char *)buf;
-        in[i].len = len;
-        if (!ca_share_parse(in[i].file, len, &hdr[i])) {
-            sg_detail(detail, "%s: not a share file (no SIGNET ROOT SHARE block)", src[i].path);
-            return SIGNET_E_INVALID;
-        }
-    }
-    return SIGNET_OK;
-}
-
 /* Rebuilds one token's PIN from the shares sel[0..ns) of in and opens the token with it. */
 static enum signet_err unlock_one(struct ca_ctx *ctx, struct ca_token_ent *t,
                                   const unsigned char *id, const struct ca_share_src *src,
@@ -293,7 +272,7 @@ enum signet_err ca_unlock_with_shares(struct ca_ctx *ctx, const struct ca_share_
     rc = SIGNET_E_NOMEM;
     if ((ids = calloc(ctx->ntokens + 1, sizeof(*ids))) == NULL)
         goto out;
-    if ((rc = read_all(src, n, in, hdr, detail)) != SIGNET_OK ||
+    if ((rc = ca_shares_read(src, n, in, hdr, detail)) != SIGNET_OK ||
         (rc = match_shares(ctx, hdr, n, src, ids, detail)) != SIGNET_OK)
         goto out;
     for (size_t i = 0; i < ctx->ntokens && rc == SIGNET_OK; i++) {
