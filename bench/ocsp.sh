@@ -35,8 +35,8 @@ die() {
 for v in "$seconds" "$threads" "$conns" "$oconns" ${workers:+"$workers"}; do
   case $v in '' | *[!0-9]* | 0) die "SIGNET_BENCH_* settings are positive whole numbers (got '$v')" ;; esac
 done
-for p in signet signetd bench/bench_ocsp_client; do
-  [ -x "$build/$p" ] || die "$build/$p not found; build it first (cmake --build $build --target signet signetd bench_ocsp_client)"
+for p in signet signetd bench/bench_ocsp_client bench/bench_http_floor; do
+  [ -x "$build/$p" ] || die "$build/$p not found; build it first (cmake --build $build --target signet signetd bench_ocsp_client bench_http_floor)"
 done
 for t in wrk cfssl openssl curl python3; do
   command -v "$t" >/dev/null || die "$t is missing (Debian: wrk, golang-cfssl, openssl, curl, python3)"
@@ -141,10 +141,22 @@ run_wrk signet-GET "$sp" GET "/ocsp/$(b64url "$W/s.req")" /dev/null
 cst=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$cp_/$(b64url "$W/p.req")")
 printf '%-14s %10s (HTTP %s: this cfssl does not serve GET)\n' cfssl-GET - "$cst"
 record openssl-POST "$("$build/bench/bench_ocsp_client" 127.0.0.1 "$op" "$W/p.req" "$oconns" "$seconds" | grep '^WRKSTAT')"
+# the raw limit: an epoll loop answering signetd's own response bytes without looking at the
+# request (bench/http_floor.c), one thread per CPU, driven by the same wrk
+curl -fsS -o "$W/s.resp" --data-binary @"$W/s.req" -H 'Content-Type: application/ocsp-request' \
+  "http://127.0.0.1:$sp/ocsp" || die "cannot fetch signetd's response for the raw limit"
+fp=$(port)
+"$build/bench/bench_http_floor" "$fp" "$W/s.resp" "$(nproc)" &
+PIDS+=($!)
+for _ in $(seq 1 50); do curl -fsS -o /dev/null --data-binary @"$W/s.req" "http://127.0.0.1:$fp/" 2>/dev/null && break; sleep 0.1; done
+run_wrk raw-limit-POST "$fp" POST / "$W/s.req"
 
 signet=${RPS[signet-POST]}
 peer=${RPS[cfssl-POST]}
 ratio=$(python3 -c "print('%.2f' % ($signet/max($peer,1)))")
 vs_ossl=$(python3 -c "print('%.2f' % (${RPS[signet-POST]}/max(${RPS[openssl-POST]},1)))")
 echo "signet POST vs openssl ocsp -port: ${vs_ossl}x; signet p99 at $conns connections: POST ${P99[signet-POST]} ms, GET ${P99[signet-GET]} ms"
+vs_raw=$(python3 -c "print('%.2f' % (${RPS[signet-POST]}/max(${RPS[raw-limit-POST]},1)))")
+raw_ossl=$(python3 -c "print('%.2f' % (${RPS[raw-limit-POST]}/max(${RPS[openssl-POST]},1)))")
+echo "signet POST vs the raw limit (bench_http_floor, same wrk): ${vs_raw}; the raw limit is ${raw_ossl}x openssl ocsp -port"
 echo "RESULT bench=ocsp signet=$signet peer=$peer unit=resp/s ratio=$ratio"
