@@ -224,7 +224,7 @@ out:
 
 /* What the signing ceremony certifies: the CSR's (after the profile) or the cert's name and key. */
 struct subject_src {
-    X509_REQ *req;
+    struct policy_csr *req;
     X509 *cert;
     struct policy_decision *dec;
     char input_hash[65];
@@ -233,7 +233,7 @@ struct subject_src {
 
 static void subject_src_free(struct subject_src *s)
 {
-    X509_REQ_free(s->req);
+    policy_csr_free(s->req);
     X509_free(s->cert);
     policy_decision_free(s->dec);
     free(s->input_path);
@@ -303,7 +303,7 @@ static enum signet_err tbs_input(struct ca_ctx *ctx, const struct cer *c, struct
         in->pub = X509_get0_pubkey(s->cert);
     } else {
         in->subject = policy_decision_subject(s->dec);
-        in->pub = X509_REQ_get0_pubkey(s->req);
+        in->pub = policy_csr_key(s->req);
     }
     return SIGNET_OK;
 }

@@ -234,7 +234,8 @@ struct secret *ca_quorum_so_pin(const struct secret *combined);
  * (SIGNET_E_POLICY when the queue is full).
  */
 enum signet_err ca_request_queue(struct ca_ctx *ctx, const char *ca, const char *profile,
-                                 const char *requester, X509_REQ *csr, char *out_id, char *detail);
+                                 const char *requester, const struct policy_csr *csr, char *out_id,
+                                 char *detail);
 
 /* ---- CRLs (crl.c) ---- */
 

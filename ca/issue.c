@@ -171,52 +171,10 @@ EVP_PKEY *ca_throwaway_key(struct ca_ctx *ctx, EVP_PKEY *pub)
     return k;
 }
 
-/*
- * Copies the CSR's SubjectPublicKeyInfo into the certificate as its bytes stand: the algorithm
- * identifier and the subjectPublicKey BIT STRING. X509_set_pubkey would encode the parsed key
- * again and decode the result (two trips through OpenSSL 3's encoder and decoder frameworks);
- * the bytes are the ones the CSR's signature was verified with and policy judged. 1 = ok.
- */
-static int copy_spki(X509 *x, X509_REQ *req)
-{
-    X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(req), *dst = X509_get_X509_PUBKEY(x);
-    const unsigned char *pk = NULL;
-    int pklen = 0, ptype = V_ASN1_UNDEF;
-    const ASN1_OBJECT *aobj = NULL;
-    const void *pval = NULL;
-    X509_ALGOR *alg = NULL;
-    ASN1_OBJECT *obj = NULL;
-    void *val = NULL;
-    unsigned char *enc = NULL;
-
-    if (src == NULL || dst == NULL || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &alg, src) ||
-        alg == NULL || pk == NULL || pklen <= 0)
-        return 0;
-    X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
-    if ((obj = OBJ_dup(aobj)) == NULL || (enc = OPENSSL_memdup(pk, (size_t)pklen)) == NULL)
-        goto fail;
-    if (ptype == V_ASN1_OBJECT)
-        val = OBJ_dup(pval);
-    else if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
-        val = ASN1_STRING_dup(pval);
-    if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL && val == NULL)
-        goto fail;
-    if (X509_PUBKEY_set0_param(dst, obj, ptype, val, enc, pklen))
-        return 1;
-fail:
-    ASN1_OBJECT_free(obj);
-    if (ptype == V_ASN1_OBJECT)
-        ASN1_OBJECT_free(val);
-    else
-        ASN1_STRING_free(val);
-    OPENSSL_free(enc);
-    return 0;
-}
-
 /* Builds the TBS for a leaf from the decision. Caller frees *out. */
 static enum signet_err build_tbs(struct ca_ent *ca, const struct policy_profile *prof,
-                                 X509_REQ *req, const struct policy_decision *dec, X509 **out,
-                                 int64_t *out_not_after, char *detail)
+                                 const struct policy_csr *req, const struct policy_decision *dec,
+                                 X509 **out, int64_t *out_not_after, char *detail)
 {
     X509 *x = X509_new();
     const X509_NAME *subj = policy_decision_subject(dec);
@@ -235,7 +193,7 @@ static enum signet_err build_tbs(struct ca_ent *ca, const struct policy_profile 
     }
     if (x == NULL || !X509_set_version(x, X509_VERSION_3) ||
         !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
-        !X509_set_subject_name(x, subj) || !copy_spki(x, req))
+        !X509_set_subject_name(x, subj) || !policy_csr_copy_spki(req, x))
         goto out;
     if ((rc = set_validity(x, ca->cert, policy_profile_validity(prof), out_not_after, detail)) !=
         SIGNET_OK)
@@ -529,7 +487,7 @@ enum signet_err ca_issue_ex(struct ca_ctx *ctx, const struct ca_issue_request *r
     const struct policy_eval_opts opts = {key_blocked, ctx};
     struct ca_ent *ca = NULL;
     const struct policy_profile *prof = NULL;
-    X509_REQ *csr = NULL;
+    struct policy_csr *csr = NULL;
     struct policy_decision *dec = NULL;
     X509 *x = NULL;
     EVP_PKEY *key = NULL;
@@ -601,7 +559,7 @@ out:
     OPENSSL_free(der);
     X509_free(x);
     policy_decision_free(dec);
-    X509_REQ_free(csr);
+    policy_csr_free(csr);
     pthread_rwlock_unlock(&ctx->policy_lock);
     return rc;
 }

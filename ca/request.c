@@ -34,29 +34,28 @@ static enum signet_err queue_fn(struct store_txn *txn, void *arg, char *detail)
 
 /* See internal.h. */
 enum signet_err ca_request_queue(struct ca_ctx *ctx, const char *ca, const char *profile,
-                                 const char *requester, X509_REQ *csr, char *out_id, char *detail)
+                                 const char *requester, const struct policy_csr *csr, char *out_id,
+                                 char *detail)
 {
     struct store_request r;
     struct queue_arg a = {&r, ""};
-    unsigned char *der = NULL;
-    int len = i2d_X509_REQ(csr, &der);
+    size_t len = 0;
+    const unsigned char *der = policy_csr_der(csr, &len);
     enum signet_err rc;
 
     memset(&r, 0, sizeof(r));
     out_id[0] = '\0';
-    if (len <= 0 || (size_t)len > STORE_DER_MAX) {
-        OPENSSL_free(der);
-        sg_detail(detail, "profile %s: the CSR does not encode for the approval queue", profile);
-        sg_detail_openssl(detail);
+    if (len == 0 || len > STORE_DER_MAX) {
+        sg_detail(detail, "profile %s: a CSR of %zu bytes does not fit the approval queue", profile,
+                  len);
         return SIGNET_E_BADCSR;
     }
     snprintf(r.ca, sizeof(r.ca), "%s", ca);
     snprintf(r.profile, sizeof(r.profile), "%s", profile);
     snprintf(r.requester, sizeof(r.requester), "%s", requester ? requester : "cli");
-    r.csr = der;
-    r.csr_len = (size_t)len;
+    r.csr = (unsigned char *)der; /* read, not freed, by the write */
+    r.csr_len = len;
     rc = store_write(ctx->st, queue_fn, &a, detail);
-    OPENSSL_free(der);
     if (rc != SIGNET_OK)
         return rc;
     memcpy(out_id, r.id, sizeof(r.id));

@@ -516,7 +516,7 @@ static int cmd_policy(const char *conf, int argc, char **argv)
     struct policy_eval_opts eo = {policy_key_blocked, NULL};
     struct policy_decision *d = NULL;
     struct ca_ctx *ctx = NULL;
-    X509_REQ *req = NULL;
+    struct policy_csr *req = NULL;
     struct opts o;
     unsigned char *csr = NULL;
     size_t len = 0;
@@ -548,7 +548,7 @@ static int cmd_policy(const char *conf, int argc, char **argv)
     status = policy_print(policy_profile_name(p), d);
 out:
     policy_decision_free(d);
-    X509_REQ_free(req);
+    policy_csr_free(req);
     ca_ctx_free(ctx);
     free(csr);
     return status;

@@ -64,9 +64,9 @@ void pol_verdict(struct policy_decision *d, enum signet_err err, const char *rul
 }
 
 /* The CSR's own signature: MD2, MD4, MD5 and SHA-1 are refused (collisions, RFC 6151, 9155). */
-static void eval_signature(X509_REQ *req, struct policy_decision *d)
+static void eval_signature(const struct policy_csr *req, struct policy_decision *d)
 {
-    int sig = X509_REQ_get_signature_nid(req), md = NID_undef, pk = NID_undef;
+    int sig = req->sig_nid, md = NID_undef, pk = NID_undef;
     const char *name = OBJ_nid2ln(sig);
 
     if (!OBJ_find_sigid_algs(sig, &md, &pk))
@@ -83,10 +83,10 @@ static void eval_signature(X509_REQ *req, struct policy_decision *d)
 }
 
 /* The key against the profile, then the blocked-key table through the caller's callback. */
-static void eval_key(const struct policy_profile *p, X509_REQ *req,
+static void eval_key(const struct policy_profile *p, const struct policy_csr *req,
                      const struct policy_eval_opts *opts, struct policy_decision *d)
 {
-    EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+    EVP_PKEY *pub = req->pub;
     unsigned char h[POLICY_SPKI_HASH];
     char why[SIGNET_DETAIL_MAX] = "", hex[2 * POLICY_SPKI_HASH + 1], desc[64];
     int blocked;
@@ -120,20 +120,44 @@ static void eval_key(const struct policy_profile *p, X509_REQ *req,
 }
 
 /* Counts the extension-request attributes; more than one, or one with several values, is bad. */
-static int ext_attrs_ok(X509_REQ *req, int *present)
+static int ext_attrs_ok(const struct policy_csr *req, int *present)
 {
     int n = 0;
 
     for (int nid = 0; nid < 2; nid++) {
         int id = nid ? NID_ms_ext_req : NID_ext_req, idx = -1;
-        while ((idx = X509_REQ_get_attr_by_NID(req, id, idx)) >= 0) {
+        while ((idx = X509at_get_attr_by_NID(req->attrs, id, idx)) >= 0) {
             n++;
-            if (X509_ATTRIBUTE_count(X509_REQ_get_attr(req, idx)) != 1)
+            if (X509_ATTRIBUTE_count(X509at_get_attr(req->attrs, idx)) != 1)
                 return 0;
         }
     }
     *present = n > 0;
     return n <= 1;
+}
+
+/*
+ * The requested extensions (an empty list when none are asked for), read as
+ * X509_REQ_get_extensions does: the first extension request attribute, PKCS#9 then Microsoft's.
+ * NULL when it does not parse.
+ */
+static STACK_OF(X509_EXTENSION) * csr_extensions(const struct policy_csr *req)
+{
+    static const int nids[] = {NID_ext_req, NID_ms_ext_req};
+    const unsigned char *q;
+
+    for (size_t i = 0; i < sizeof(nids) / sizeof(nids[0]); i++) {
+        int idx = X509at_get_attr_by_NID(req->attrs, nids[i], -1);
+        ASN1_TYPE *t;
+        if (idx < 0)
+            continue;
+        t = X509_ATTRIBUTE_get0_type(X509at_get_attr(req->attrs, idx), 0);
+        if (t == NULL || t->type != V_ASN1_SEQUENCE)
+            return NULL;
+        q = t->value.sequence->data;
+        return d2i_X509_EXTENSIONS(NULL, &q, t->value.sequence->length);
+    }
+    return sk_X509_EXTENSION_new_null();
 }
 
 /* One requested extension other than subjectAltName: ignored or refused, never copied. */
@@ -173,7 +197,7 @@ static void eval_one_ext(const struct policy_profile *p, X509_EXTENSION *e,
  * empty, no extension twice (RFC 5280 4.2). Returns the requested subjectAltName (NULL when
  * none; caller frees); *bad is set when the request is malformed.
  */
-static GENERAL_NAMES *eval_csr_exts(const struct policy_profile *p, X509_REQ *req,
+static GENERAL_NAMES *eval_csr_exts(const struct policy_profile *p, const struct policy_csr *req,
                                     struct policy_decision *d, int *bad)
 {
     STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -186,8 +210,7 @@ static GENERAL_NAMES *eval_csr_exts(const struct policy_profile *p, X509_REQ *re
                     "more than one extension request attribute, or one with several values");
         return NULL;
     }
-    if ((exts = X509_REQ_get_extensions(req)) == NULL ||
-        (present && sk_X509_EXTENSION_num(exts) == 0)) {
+    if ((exts = csr_extensions(req)) == NULL || (present && sk_X509_EXTENSION_num(exts) == 0)) {
         pol_verdict(d, SIGNET_E_BADCSR, "csr.extensions", "",
                     "the extension request is empty or does not parse");
         goto out;
@@ -217,7 +240,7 @@ out:
     return gens;
 }
 
-enum signet_err policy_evaluate_ex(const struct policy_profile *p, X509_REQ *req,
+enum signet_err policy_evaluate_ex(const struct policy_profile *p, const struct policy_csr *req,
                                    const struct policy_eval_opts *opts,
                                    struct policy_decision **out, char *detail)
 {
@@ -244,7 +267,7 @@ enum signet_err policy_evaluate_ex(const struct policy_profile *p, X509_REQ *req
     return SIGNET_OK;
 }
 
-enum signet_err policy_evaluate(const struct policy_profile *p, X509_REQ *req,
+enum signet_err policy_evaluate(const struct policy_profile *p, const struct policy_csr *req,
                                 struct policy_decision **out, char *detail)
 {
     return policy_evaluate_ex(p, req, NULL, out, detail);

@@ -186,6 +186,19 @@ void pol_printable(const unsigned char *s, size_t len, char *out, size_t cap);
 void pol_eval_sans(const struct policy_profile *p, const GENERAL_NAMES *gens,
                    struct policy_decision *d);
 /* Evaluates the CSR's subject into d->subject, in the profile's order. */
-void pol_eval_subject(const struct policy_profile *p, X509_REQ *req, struct policy_decision *d);
+void pol_eval_subject(const struct policy_profile *p, const struct policy_csr *req,
+                      struct policy_decision *d);
+
+/* The parts of a CSR that policy reads (policy/csr.c fills it). */
+struct policy_csr {
+    X509_NAME *subject;
+    EVP_PKEY *pub;
+    X509_ALGOR *spki_alg; /* the SubjectPublicKeyInfo as received */
+    ASN1_BIT_STRING *spki_bits;
+    STACK_OF(X509_ATTRIBUTE) * attrs; /* may be NULL: no attributes */
+    int sig_nid;                      /* the self-signature's algorithm */
+    unsigned char *der;               /* the request as received */
+    size_t der_len;
+};
 
 #endif

@@ -85,13 +85,28 @@ enum signet_err policy_check_key(const struct policy_profile *p, EVP_PKEY *pub, 
 /* SHA-256 of the key's DER SubjectPublicKeyInfo: the blocked_key table's key. 1 = ok. */
 int policy_spki_sha256(EVP_PKEY *pub, unsigned char out[POLICY_SPKI_HASH]);
 
+/* A parsed PKCS#10 request whose self-signature verified (policy/csr.c). */
+struct policy_csr;
+
 /*
  * Parses a CSR (PEM or DER, at most 64 KiB, the whole input consumed) and verifies its
- * self-signature (proof of possession, RFC 2986). SIGNET_OK with *out owned by the caller,
- * or SIGNET_E_BADCSR with the reason in detail.
+ * self-signature (proof of possession, RFC 2986). SIGNET_OK with *out owned by the caller
+ * (policy_csr_free), or SIGNET_E_BADCSR with the reason in detail.
  */
-enum signet_err policy_csr_parse(const unsigned char *buf, size_t len, X509_REQ **out,
+enum signet_err policy_csr_parse(const unsigned char *buf, size_t len, struct policy_csr **out,
                                  char *detail);
+void policy_csr_free(struct policy_csr *c);
+/* The CSR's public key (borrowed). */
+EVP_PKEY *policy_csr_key(const struct policy_csr *c);
+/* The CSR's subject as requested (borrowed; policy_decision_subject is what may be issued). */
+const X509_NAME *policy_csr_subject(const struct policy_csr *c);
+/* The CSR's DER as received, PEM armour removed (borrowed). */
+const unsigned char *policy_csr_der(const struct policy_csr *c, size_t *len);
+/*
+ * Puts the CSR's SubjectPublicKeyInfo into cert as it stands: the algorithm identifier and the
+ * subjectPublicKey bits the self-signature was verified with and policy judged. 1 = ok.
+ */
+int policy_csr_copy_spki(const struct policy_csr *c, X509 *cert);
 
 /*
  * Adds the profile's extension section (compiled at load) to cert. Only these extensions, plus
@@ -108,7 +123,7 @@ struct policy_decision;
  * attributes and SANs. Always fills *out (unless memory runs out); the request is allowed only
  * when policy_decision_allowed says so. Reasons name each rule and its verdict.
  */
-enum signet_err policy_evaluate(const struct policy_profile *p, X509_REQ *req,
+enum signet_err policy_evaluate(const struct policy_profile *p, const struct policy_csr *req,
                                 struct policy_decision **out, char *detail);
 
 /*
@@ -124,7 +139,7 @@ struct policy_eval_opts {
 };
 
 /* policy_evaluate with options; opts may be NULL (then it is policy_evaluate). */
-enum signet_err policy_evaluate_ex(const struct policy_profile *p, X509_REQ *req,
+enum signet_err policy_evaluate_ex(const struct policy_profile *p, const struct policy_csr *req,
                                    const struct policy_eval_opts *opts,
                                    struct policy_decision **out, char *detail);
 void policy_decision_free(struct policy_decision *d);

@@ -159,9 +159,10 @@ static void check_entry(const struct policy_profile *p, const X509_NAME *name, i
     ERR_clear_error();
 }
 
-void pol_eval_subject(const struct policy_profile *p, X509_REQ *req, struct policy_decision *d)
+void pol_eval_subject(const struct policy_profile *p, const struct policy_csr *req,
+                      struct policy_decision *d)
 {
-    const X509_NAME *name = X509_REQ_get_subject_name(req);
+    const X509_NAME *name = req->subject;
     int n = X509_NAME_entry_count(name), taken[POL_SUBJ_MAX] = {0};
     char nbuf[16];
 
