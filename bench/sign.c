@@ -11,7 +11,14 @@
  * each with 1 thread, 2 threads and 2 processes. It makes its own token in a temporary directory.
  * This is a measurement, not product: it includes pkcs11.h and keeps a throwaway PIN in memory.
  *
- * Usage: bench_sign [--seconds S] [--module PATH] [--only KEYTYPE]
+ * With --issue-floor it measures instead, for ec:P-256 with 1 thread and 2 processes, the
+ * cryptography one issuance needs at the least (bench/issue.sh's floor; see issue_once):
+ *   issue       the CSR's self-signature verified, then twice (the certificate, its OCSP
+ *               response) a throwaway-key signature for the lint and hsm_sign, which verifies
+ *               the token's result
+ *   issue-cert  the same for the certificate alone (no OCSP response)
+ *
+ * Usage: bench_sign [--seconds S] [--module PATH] [--only KEYTYPE] [--issue-floor]
  * Prints a table and one "MEASURE key=K path=P mode=M rate=R" line per figure (sign/s).
  * Internal: bench_sign --worker PATH KEYINDEX SECONDS START_MS runs one process of "2 processes".
  */
@@ -38,8 +45,9 @@
 
 extern char **environ;
 
-enum path { P_RAW, P_RAWV, P_HSM, P_EVP, P_MAX };
-static const char *const path_names[P_MAX] = {"raw", "rawv", "hsm", "evp"};
+enum path { P_RAW, P_RAWV, P_HSM, P_EVP, P_MAX, P_ISSUE = P_MAX, P_ISSUE_CERT };
+static const char *const path_names[P_ISSUE_CERT + 1] = {"raw", "rawv",  "hsm",
+                                                         "evp", "issue", "issue-cert"};
 static const char *const path_titles[P_MAX] = {"raw C_Sign (peer)", "raw + verify", "hsm_sign",
                                                "provider EVP"};
 
@@ -170,6 +178,9 @@ struct worker {
     struct hsm_key *key;
     EVP_PKEY *pub; /* rawv: the key's public half */
     EVP_PKEY *evp;
+    EVP_PKEY *soft; /* issue: an in-memory key of the same type (the CSR's, the lint's) */
+    unsigned char csr_sig[HSM_SIG_MAX]; /* issue: the "CSR" signature over the message */
+    size_t csr_siglen;
     CK_SESSION_HANDLE s; /* raw */
     CK_OBJECT_HANDLE k;  /* raw */
     long long start_ms, end_ms;
@@ -239,6 +250,32 @@ out:
     return ok;
 }
 
+/*
+ * The cryptography one issuance needs at the least: the CSR's self-signature verified, then for
+ * the certificate and for its OCSP response a throwaway-key signature (lint before sign) and the
+ * token's signature through hsm_sign, which verifies it. No encoding, policy, lint set, store
+ * or HTTP: what is left of the CPU for those is what any pipeline has. 1 = ok.
+ */
+static int issue_once(struct worker *w, const unsigned char *msg, const unsigned char *dgst,
+                      unsigned dlen, const EVP_MD *md)
+{
+    unsigned char sig[HSM_SIG_MAX];
+    size_t siglen;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int ok = m != NULL && EVP_DigestVerifyInit(m, NULL, md, NULL, w->soft) == 1 &&
+             EVP_DigestVerify(m, w->csr_sig, w->csr_siglen, msg, MSG_LEN) == 1;
+
+    for (int k = 0; ok && k < (w->path == P_ISSUE ? 2 : 1); k++) {
+        siglen = sizeof(sig);
+        ok = EVP_MD_CTX_reset(m) == 1 && EVP_DigestSignInit(m, NULL, md, NULL, w->soft) == 1 &&
+             EVP_DigestSign(m, sig, &siglen, msg, MSG_LEN) == 1;
+        siglen = sizeof(sig);
+        ok = ok && hsm_sign(w->key, md, dgst, dlen, sig, &siglen, NULL) == SIGNET_OK;
+    }
+    EVP_MD_CTX_free(m);
+    return ok;
+}
+
 /* One signature through the worker's path. 1 = ok. */
 static int sign_once(struct worker *w, const unsigned char *msg, const unsigned char *dgst,
                      unsigned dlen, const unsigned char *raw, size_t rawlen, const EVP_MD *md)
@@ -256,6 +293,9 @@ static int sign_once(struct worker *w, const unsigned char *msg, const unsigned 
         return p11->C_SignInit(w->s, &mech, w->k) == CKR_OK &&
                p11->C_Sign(w->s, (CK_BYTE_PTR)raw, rawlen, sig, &cklen) == CKR_OK &&
                (w->path == P_RAW || raw_verify(w, sig, cklen, msg, dgst, dlen, md));
+    case P_ISSUE:
+    case P_ISSUE_CERT:
+        return issue_once(w, msg, dgst, dlen, md);
     case P_HSM:
         return md == NULL ? hsm_sign(w->key, NULL, msg, MSG_LEN, sig, &siglen, NULL) == SIGNET_OK
                           : hsm_sign(w->key, md, dgst, dlen, sig, &siglen, NULL) == SIGNET_OK;
@@ -302,12 +342,25 @@ static void worker_init(struct worker *w, size_t ki, enum path path, struct hsm_
     w->pub = key != NULL ? hsm_key_public(key) : NULL;
     if (path == P_RAW || path == P_RAWV)
         raw_open(kdefs[ki].label, may_reinit, &w->s, &w->k);
+    if (path == P_ISSUE || path == P_ISSUE_CERT) {
+        unsigned char msg[MSG_LEN];
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        memset(msg, 'm', MSG_LEN);
+        w->csr_siglen = sizeof(w->csr_sig);
+        if (kdefs[ki].type != HSM_KEY_EC_P256 ||
+            (w->soft = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL || m == NULL ||
+            EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, w->soft) != 1 ||
+            EVP_DigestSign(m, w->csr_sig, &w->csr_siglen, msg, MSG_LEN) != 1)
+            die("issue floor", "needs ec:P-256 and an in-memory P-256 key");
+        EVP_MD_CTX_free(m);
+    }
 }
 
 static void worker_close(struct worker *w)
 {
     if (w->path == P_RAW || w->path == P_RAWV)
         p11->C_CloseSession(w->s);
+    EVP_PKEY_free(w->soft);
 }
 
 /* nthreads workers in this process for seconds; returns sign/s. */
@@ -369,10 +422,14 @@ static int worker_main(char **argv)
     EVP_PKEY *evp = NULL;
     struct worker w;
 
-    for (int p = 0; p < P_MAX; p++)
-        if (strcmp(argv[2], path_names[p]) == 0)
+    int found = 0;
+
+    for (int p = 0; p <= P_ISSUE_CERT; p++)
+        if (strcmp(argv[2], path_names[p]) == 0) {
             path = (enum path)p;
-    if (path == P_MAX || ki >= NKEYS || seconds <= 0)
+            found = 1;
+        }
+    if (!found || ki >= NKEYS || seconds <= 0)
         die("worker", "bad arguments");
     if (path != P_RAW) {
         open_token();
@@ -493,11 +550,35 @@ static void make_token(char *dir, size_t cap)
     secret_free(user);
 }
 
+/* --issue-floor: both issue paths on ec:P-256, 1 thread and 2 processes; four MEASURE lines. */
+static int issue_floor(double seconds)
+{
+    char detail[SIGNET_DETAIL_MAX] = "";
+    struct hsm_key *key = NULL;
+    EVP_PKEY *evp = NULL;
+
+    if (hsm_keygen(tok, kdefs[0].label, kdefs[0].type, 0, &key, detail) != SIGNET_OK ||
+        hsm_key_evp(key, &evp, detail) != SIGNET_OK)
+        die(kdefs[0].name, detail);
+    for (enum path p = P_ISSUE; p <= P_ISSUE_CERT; p++) {
+        double one = run_threads(0, p, key, evp, 1, seconds);
+        double two = run_processes(0, p, seconds);
+        printf("MEASURE key=%s path=%s mode=1t rate=%.0f\n", kdefs[0].name, path_names[p], one);
+        printf("MEASURE key=%s path=%s mode=2p rate=%.0f\n", kdefs[0].name, path_names[p], two);
+        fflush(stdout);
+    }
+    EVP_PKEY_free(evp);
+    hsm_key_free(key);
+    hsm_token_free(tok);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const modes[3] = {"1t", "2t", "2p"};
     double seconds = 2, rate[NKEYS][P_MAX][3] = {{{0}}};
     const char *only = NULL;
+    int floor_only = 0;
     char dir[64], detail[SIGNET_DETAIL_MAX] = "";
     struct hsm_key *keys[NKEYS] = {0};
     EVP_PKEY *evps[NKEYS] = {0};
@@ -506,19 +587,30 @@ int main(int argc, char **argv)
         module_path = getenv("SIGNET_BENCH_MODULE");
     if (argc == 6 && strcmp(argv[1], "--worker") == 0)
         return worker_main(argv);
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--issue-floor") == 0) {
+            floor_only = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            die(argv[i], "needs a value");
         if (strcmp(argv[i], "--seconds") == 0)
             seconds = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--module") == 0)
             module_path = argv[i + 1];
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[i + 1];
+        else
+            die(argv[i], "unknown option");
+        i++;
     }
     if (seconds <= 0 || seconds > 60)
         die("--seconds", "must be in (0, 60]");
     make_token(dir, sizeof(dir));
     open_token();
     raw_load();
+    if (floor_only)
+        return issue_floor(seconds);
     for (size_t k = 0; k < NKEYS; k++) {
         if (hsm_keygen(tok, kdefs[k].label, kdefs[k].type, 0, &keys[k], detail) != SIGNET_OK ||
             hsm_key_evp(keys[k], &evps[k], detail) != SIGNET_OK)
