@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Lints of an OCSP response before its real signature (and again after): parsed back with
- * OpenSSL and walked as raw DER, checked against what the response was meant to say.
+ * Lints of an OCSP response before its real signature: walked as raw DER, its signed part read
+ * back with OpenSSL, checked against what the response was meant to say; and the check of the
+ * token-signed response against the linted one.
  */
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -28,7 +29,8 @@ static void finding(struct ocsp_lint_result *res, const char *fmt, ...)
     va_end(ap);
 }
 
-size_t ocsp_lint_responder(X509 *responder, X509 *issuer, struct ocsp_lint_result *res)
+/* The responder certificate's lints, every time. */
+static size_t lint_responder(X509 *responder, X509 *issuer, struct ocsp_lint_result *res)
 {
     size_t before = res->n;
     EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(responder, NID_ext_key_usage, NULL, NULL);
@@ -59,6 +61,21 @@ size_t ocsp_lint_responder(X509 *responder, X509 *issuer, struct ocsp_lint_resul
     return res->n - before;
 }
 
+/*
+ * The lints depend on the two certificates alone, so a pair that passed once passes again: it is
+ * remembered by content (seen.c) and not linted again. What fails is never remembered.
+ */
+size_t ocsp_lint_responder(X509 *responder, X509 *issuer, struct ocsp_lint_result *res)
+{
+    size_t n;
+
+    if (responder != NULL && issuer != NULL && ocsp_seen(responder, issuer, OCSP_SEEN_LINT))
+        return 0;
+    if ((n = lint_responder(responder, issuer, res)) == 0)
+        ocsp_seen_add(responder, issuer, OCSP_SEEN_LINT);
+    return n;
+}
+
 /* 1 when t is a GeneralizedTime "YYYYMMDDHHMMSSZ" (no fractions, UTC). */
 static int gt_ok(const ASN1_GENERALIZEDTIME *t)
 {
@@ -74,62 +91,102 @@ static int64_t secs(const ASN1_TIME *t)
     return t != NULL && ASN1_TIME_to_tm(t, &tm) ? (int64_t)timegm(&tm) : 0;
 }
 
-/*
- * The raw walk: OCSPResponse -> ResponseBytes -> BasicOCSPResponse; checks tbsResponseData
- * starts with responderID [2] (no version field: v1 by default, byKey) and verifies the
- * signature over the exact tbs bytes with signer_pub.
- */
-static void lint_raw(const unsigned char *der, size_t len, EVP_PKEY *signer_pub,
-                     struct ocsp_lint_result *res)
+/* The raw walk (internal.h): every byte outside tbs, alg, the signature and certs accounted for. */
+int ocsp_response_split(const unsigned char *der, size_t len, struct ocsp_parts *out)
 {
-    const unsigned char *p = der, *c, *tbs, *q, *sig;
-    size_t left = len, clen, tlen, qleft, siglen;
+    const unsigned char *p = der, *c, *e;
+    size_t left = len, clen;
     unsigned char tag;
-    EVP_MD_CTX *mctx = NULL;
-    const EVP_MD *md;
-    int id = EVP_PKEY_get_base_id(signer_pub);
 
-    /* SEQ { ENUM, [0] { SEQ { OID, OCTET { SEQ { tbs, alg, BIT STRING, [0] } } } } } */
+    memset(out, 0, sizeof(*out));
+    /* SEQ { ENUM, [0] { SEQ { OID, OCTET { SEQ { tbs, alg, BIT STRING, [0] { SEQ } } } } } } */
     if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x30 || left != 0)
-        goto bad;
+        return 0;
     p = c;
     left = clen;
-    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x0a ||
-        !ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0xa0 || left != 0)
-        goto bad;
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x0a)
+        return 0;
+    if (clen != 1 || c[0] != 0)
+        return -1;
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0xa0 || left != 0)
+        return 0;
     p = c;
     left = clen;
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x30 || left != 0)
+        return 0;
+    p = c;
+    left = clen;
+    e = p;
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x06)
+        return 0;
+    if ((size_t)(p - e) != sizeof(ocsp_oid_basic) ||
+        memcmp(e, ocsp_oid_basic, sizeof(ocsp_oid_basic)) != 0)
+        return -1;
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x04 || left != 0 ||
+        !ocsp_der_next(&c, &clen, &tag, &p, &left) || tag != 0x30 || clen != 0)
+        return 0;
+    out->tbs = p;
     if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x30)
-        goto bad;
-    p = c;
-    left = clen;
-    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x06 ||
-        !ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x04 ||
-        !ocsp_der_next(&c, &clen, &tag, &p, &left) || tag != 0x30)
-        goto bad;
-    tbs = p;
+        return 0;
+    out->tbs_len = (size_t)(p - out->tbs);
+    out->alg = p;
     if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x30)
-        goto bad;
-    tlen = (size_t)(p - tbs);
-    q = c;
-    qleft = clen;
-    if (!ocsp_der_next(&q, &qleft, &tag, &c, &clen) || tag != 0xa2)
-        finding(res, "RFC 6960 4.2.1: version must be v1 (absent) and responderID byKey");
-    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x30 ||
-        !ocsp_der_next(&p, &left, &tag, &sig, &siglen) || tag != 0x03 || siglen < 2 || sig[0] != 0)
-        goto bad;
-    md = id == EVP_PKEY_ED25519                                     ? NULL
-         : id == EVP_PKEY_EC && EVP_PKEY_get_bits(signer_pub) > 256 ? EVP_sha384()
-                                                                    : EVP_sha256();
-    if ((mctx = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestVerifyInit(mctx, NULL, md, NULL, signer_pub) != 1 ||
-        EVP_DigestVerify(mctx, sig + 1, siglen - 1, tbs, tlen) != 1)
+        return 0;
+    out->alg_len = (size_t)(p - out->alg);
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0x03 || clen < 2 || c[0] != 0)
+        return 0;
+    out->sig = c + 1;
+    out->sig_len = clen - 1;
+    out->signed_len = (size_t)(p - out->tbs);
+    if (left == 0)
+        return 1; /* no certs */
+    if (!ocsp_der_next(&p, &left, &tag, &c, &clen) || tag != 0xa0 || left != 0 ||
+        !ocsp_der_next(&c, &clen, &tag, &out->certs, &out->certs_len) || tag != 0x30 || clen != 0)
+        return 0;
+    return 1;
+}
+
+/*
+ * The signature of pt: signatureAlgorithm is the one Signet uses with pub, and the signature
+ * verifies over the exact tbsResponseData bytes with pub.
+ */
+static void lint_sig(const struct ocsp_parts *pt, EVP_PKEY *pub, struct ocsp_lint_result *res)
+{
+    const unsigned char *alg = NULL;
+    size_t alg_len = 0;
+    const EVP_MD *md = pub != NULL ? ocsp_sig_alg(pub, &alg, &alg_len) : NULL;
+    EVP_MD_CTX *mctx = NULL;
+
+    if (alg == NULL || pt->alg_len != alg_len || memcmp(pt->alg, alg, alg_len) != 0)
+        finding(res, "RFC 6960 4.2.1: signatureAlgorithm is not the one of the signing key");
+    if (alg == NULL || (mctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestVerifyInit(mctx, NULL, md, NULL, pub) != 1 ||
+        EVP_DigestVerify(mctx, pt->sig, pt->sig_len, pt->tbs, pt->tbs_len) != 1)
         finding(res, "RFC 6960 4.2.1: the signature does not verify over tbsResponseData");
     EVP_MD_CTX_free(mctx);
     ERR_clear_error();
-    return;
-bad:
-    finding(res, "RFC 6960 4.2.1: the response is not the DER structure expected");
+}
+
+/*
+ * OpenSSL's reading of the signed part: the BasicOCSPResponse without its certs field (which is
+ * OPTIONAL), so that the responder certificate, checked by its bytes instead, is not parsed
+ * again (in OpenSSL 3.0 that builds a decoder for its key, under a global lock). OCSP_RESPDATA
+ * alone has no accessors. NULL when OpenSSL refuses it or leaves bytes.
+ */
+static OCSP_BASICRESP *basic_read(const struct ocsp_parts *pt)
+{
+    struct ocsp_buf b = {0};
+    const unsigned char *p;
+    OCSP_BASICRESP *bs = NULL;
+
+    ocsp_buf_tlv(&b, 0x30, pt->tbs, pt->signed_len);
+    p = b.p;
+    if (!b.err && (bs = d2i_OCSP_BASICRESP(NULL, &p, (long)b.len)) != NULL && p != b.p + b.len) {
+        OCSP_BASICRESP_free(bs);
+        bs = NULL;
+    }
+    ocsp_buf_free(&b);
+    return bs;
 }
 
 /* The SingleResponse: CertID, status, times. */
@@ -180,27 +237,66 @@ static void lint_single(OCSP_BASICRESP *bs, const struct ocsp_single *w, int64_t
                      "required");
 }
 
+/*
+ * The certificates at the response's times: the responder certificate valid from producedAt to
+ * nextUpdate (a response never outlives the certificate that verifies it) and the CA's at
+ * producedAt, as a relying party's path validation at signing time would require.
+ */
+static void lint_window(X509 *responder, const struct ocsp_single *w, struct ocsp_lint_result *res)
+{
+    int64_t nb = secs(X509_get0_notBefore(responder)), na = secs(X509_get0_notAfter(responder));
+
+    if (nb == 0 || na == 0 || w->produced_at < nb || w->next_update > na)
+        finding(res, "RFC 5280 4.1.2.5: the responder certificate must be valid from producedAt "
+                     "to nextUpdate");
+    if (w->issuer != NULL && (w->produced_at < secs(X509_get0_notBefore(w->issuer)) ||
+                              w->produced_at > secs(X509_get0_notAfter(w->issuer))))
+        finding(res, "RFC 5280 4.1.2.5: the CA certificate is not valid at producedAt");
+}
+
+/* certs holds the responder certificate, byte for byte, and nothing else. */
+static void lint_certs(const struct ocsp_parts *pt, X509 *responder, struct ocsp_lint_result *res)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(responder, &der);
+
+    if (len <= 0 || pt->certs == NULL || pt->certs_len != (size_t)len ||
+        memcmp(pt->certs, der, (size_t)len) != 0)
+        finding(res, "RFC 6960 4.2.2.2: certs must hold the responder certificate only");
+    OPENSSL_free(der);
+}
+
 size_t ocsp_lint(const unsigned char *der, size_t len, const struct ocsp_single *want,
                  X509 *responder, EVP_PKEY *signer_pub, struct ocsp_lint_result *res)
 {
-    const unsigned char *p = der;
-    OCSP_RESPONSE *r = NULL;
+    struct ocsp_parts pt;
     OCSP_BASICRESP *bs = NULL;
     const ASN1_OCTET_STRING *keyid = NULL;
     const X509_NAME *byname = NULL;
     const ASN1_GENERALIZEDTIME *pa;
-    const STACK_OF(X509) * certs;
-    unsigned char kh[20];
-    int nidx;
+    const unsigned char *q, *c;
+    size_t qleft, clen;
+    unsigned char kh[20], tag;
+    int split, nidx;
 
     memset(res, 0, sizeof(*res));
-    if ((r = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL || p != der + len ||
-        OCSP_response_status(r) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
-        (bs = OCSP_response_get1_basic(r)) == NULL) {
+    if ((split = ocsp_response_split(der, len, &pt)) != 1) {
+        finding(res, split < 0 ? "RFC 6960 4.2.1: responseStatus must be successful and "
+                                 "responseType id-pkix-ocsp-basic"
+                               : "RFC 6960 4.2.1: the response is not the DER structure expected");
+        return res->n;
+    }
+    if ((bs = basic_read(&pt)) == NULL) {
         finding(res, "RFC 6960 4.2.1: OpenSSL cannot read the response back");
         goto out;
     }
-    lint_raw(der, len, signer_pub, res);
+    /* tbsResponseData starts with responderID [2]: no version field (v1 by default), byKey */
+    q = pt.tbs;
+    qleft = pt.tbs_len;
+    if (!ocsp_der_next(&q, &qleft, &tag, &c, &clen) ||
+        !ocsp_der_next(&c, &clen, &tag, &q, &qleft) || tag != 0xa2)
+        finding(res, "RFC 6960 4.2.1: version must be v1 (absent) and responderID byKey");
+    lint_sig(&pt, signer_pub, res);
     if (!OCSP_resp_get0_id(bs, &keyid, &byname) || keyid == NULL || !ocsp_key_hash(responder, kh) ||
         ASN1_STRING_length(keyid) != 20 || memcmp(ASN1_STRING_get0_data(keyid), kh, 20) != 0)
         finding(res, "RFC 6960 4.2.2.3: responderID byKey must be the SHA-1 of the responder key");
@@ -208,16 +304,36 @@ size_t ocsp_lint(const unsigned char *der, size_t len, const struct ocsp_single 
     if (!gt_ok(pa) || secs(pa) != want->produced_at)
         finding(res, "RFC 6960 4.2.1: producedAt must be GeneralizedTime Z, the signing time");
     lint_single(bs, want, secs(pa), res);
-    certs = OCSP_resp_get0_certs(bs);
-    if (sk_X509_num(certs) != 1 || X509_cmp(sk_X509_value(certs, 0), responder) != 0)
-        finding(res, "RFC 6960 4.2.2.2: certs must hold the responder certificate only");
+    lint_certs(&pt, responder, res);
     nidx = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1);
     if ((want->nonce_len > 0) != (nidx >= 0) || OCSP_BASICRESP_get_ext_count(bs) > 1)
         finding(res, "RFC 9654: a nonce is echoed exactly when one was asked for");
+    lint_window(responder, want, res);
     ocsp_lint_responder(responder, want->issuer, res);
 out:
     ERR_clear_error();
     OCSP_BASICRESP_free(bs);
-    OCSP_RESPONSE_free(r);
+    return res->n;
+}
+
+size_t ocsp_lint_token(const unsigned char *trial, size_t trial_len, const unsigned char *real,
+                       size_t real_len, X509 *responder, struct ocsp_lint_result *res)
+{
+    struct ocsp_parts a, b;
+
+    memset(res, 0, sizeof(*res));
+    if (ocsp_response_split(trial, trial_len, &a) != 1 ||
+        ocsp_response_split(real, real_len, &b) != 1) {
+        finding(res, "RFC 6960 4.2.1: the response is not the DER structure expected");
+        return res->n;
+    }
+    /* the walk accounts for every byte outside these three spans and the signature */
+    if (a.tbs_len != b.tbs_len || memcmp(a.tbs, b.tbs, a.tbs_len) != 0 || a.alg_len != b.alg_len ||
+        memcmp(a.alg, b.alg, a.alg_len) != 0 || (a.certs == NULL) != (b.certs == NULL) ||
+        a.certs_len != b.certs_len ||
+        (a.certs != NULL && memcmp(a.certs, b.certs, a.certs_len) != 0))
+        finding(res, "RFC 6960 4.2.1: the token-signed response differs from the linted one "
+                     "beyond its signature");
+    lint_sig(&b, X509_get0_pubkey(responder), res);
     return res->n;
 }

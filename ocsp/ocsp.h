@@ -104,25 +104,37 @@ struct ocsp_lint_result {
 };
 
 /*
- * Lints a response (DER) against what it must say: parse with OpenSSL and nothing after it;
- * status successful, basic type; version v1 and responderID byKey equal to the responder key's
- * SHA-1; producedAt, thisUpdate and nextUpdate GeneralizedTime "YYYYMMDDHHMMSSZ", thisUpdate <=
- * producedAt, nextUpdate - thisUpdate within OCSP_VALIDITY_MIN..MAX; one SingleResponse whose
- * CertID uses SHA-1 or SHA-256 with the issuer's hashes and the serial; status, revocation time
- * and reason consistent; the signature verifies with signer_pub; the responder certificate
- * (EKU id-kp-OCSPSigning only, id-pkix-ocsp-nocheck, KU digitalSignature, signed by the issuer)
- * is the one in certs. Returns the number of findings (0 = clean).
+ * Lints a response (DER) against what it must say: the DER structure walked, nothing after it;
+ * status successful, basic type; the BasicOCSPResponse without its certs read back by OpenSSL
+ * (the certificate is checked by its bytes, not parsed); version v1 and responderID byKey equal
+ * to the responder key's SHA-1; producedAt, thisUpdate and nextUpdate GeneralizedTime
+ * "YYYYMMDDHHMMSSZ", thisUpdate <= producedAt, nextUpdate - thisUpdate within
+ * OCSP_VALIDITY_MIN..MAX; one SingleResponse whose CertID uses SHA-1 or SHA-256 with the issuer's
+ * hashes and the serial; status, revocation time and reason consistent; signatureAlgorithm the
+ * one of signer_pub and the signature verifies with it; certs holds exactly the responder
+ * certificate, byte for byte; the responder certificate valid from producedAt to nextUpdate and
+ * the issuer's at producedAt; the responder certificate's own lints (ocsp_lint_responder).
+ * Returns the number of findings (0 = clean).
  */
 size_t ocsp_lint(const unsigned char *der, size_t len, const struct ocsp_single *want,
                  X509 *responder, EVP_PKEY *signer_pub, struct ocsp_lint_result *res);
-/* The responder certificate's own lints (part of ocsp_lint). */
+/*
+ * The responder certificate's own lints (part of ocsp_lint): EKU id-kp-OCSPSigning only,
+ * id-pkix-ocsp-nocheck, KU digitalSignature, not a CA, issued and signed by issuer, at most 31
+ * days long. They depend on the two certificates alone: a pair that passed is remembered by
+ * content (the last few pairs, thread-safe) and not linted again. Returns the number of findings
+ * added to res.
+ */
 size_t ocsp_lint_responder(X509 *responder, X509 *issuer, struct ocsp_lint_result *res);
 
 /*
  * Builds a response: encodes tbsResponseData, signs it with throwaway (a key of the responder
- * key's type) and lints it; any finding refuses with SIGNET_E_LINT (logged). Then signs the
- * same bytes with key (the responder's token key as an EVP_PKEY), lints again with the real
- * signature and checks it with OCSP_basic_verify against the issuer. *out (caller frees with
+ * key's type) and lints it (ocsp_lint); any finding refuses with SIGNET_E_LINT (logged). Then
+ * signs the same bytes with key (the responder's token key as an EVP_PKEY) and checks that the
+ * result is the linted response but for the signature, which must verify with the responder
+ * certificate's key (SIGNET_E_LINT otherwise: a token key that is not the certificate's). The
+ * first response of a responder certificate and issuer pair is also checked with
+ * OCSP_basic_verify against the issuer (SIGNET_E_HSM when it fails). *out (caller frees with
  * free) holds the OCSPResponse DER.
  */
 enum signet_err ocsp_response_make(const struct ocsp_single *s, X509 *responder, EVP_PKEY *key,

@@ -2,7 +2,9 @@
 /*
  * OCSP responses (RFC 6960 4.2.1, profiled by RFC 5019): tbsResponseData encoded here in DER,
  * signed with a throwaway key and linted, then signed with the responder key and checked again
- * (lint, OCSP_basic_verify against the issuer) before anyone may store or serve it.
+ * (the same bytes but the signature, which verifies with the responder certificate's key; and
+ * once per responder certificate OCSP_basic_verify against the issuer) before anyone may store or
+ * serve it.
  */
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -24,13 +26,12 @@ static const unsigned char sig_ecdsa384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
 static const unsigned char sig_rsa256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
                                            0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
 static const unsigned char sig_ed25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
-static const unsigned char oid_basic[] = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05,
+const unsigned char ocsp_oid_basic[11] = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05,
                                           0x05, 0x07, 0x30, 0x01, 0x01};
 static const unsigned char oid_nonce[] = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x05,
                                           0x05, 0x07, 0x30, 0x01, 0x02};
 
-/* Digest and AlgorithmIdentifier for a key; NULL alg when the key type is not one Signet uses. */
-static const EVP_MD *sig_alg(EVP_PKEY *key, const unsigned char **alg, size_t *alg_len)
+const EVP_MD *ocsp_sig_alg(EVP_PKEY *key, const unsigned char **alg, size_t *alg_len)
 {
     *alg = NULL;
     switch (EVP_PKEY_get_base_id(key)) {
@@ -125,16 +126,19 @@ static int encode_tbs(const struct ocsp_single *s, X509 *responder, struct ocsp_
     return !out->err;
 }
 
-/* Signs tbs with key and wraps it into an OCSPResponse with the responder certificate. */
-static enum signet_err sign_wrap(const struct ocsp_buf *tbs, EVP_PKEY *key, X509 *responder,
-                                 struct ocsp_buf *out, char *detail)
+/*
+ * Signs tbs with key and wraps it into an OCSPResponse with the responder certificate's DER
+ * (cert, cert_len).
+ */
+static enum signet_err sign_wrap(const struct ocsp_buf *tbs, EVP_PKEY *key,
+                                 const unsigned char *cert, int cert_len, struct ocsp_buf *out,
+                                 char *detail)
 {
     const unsigned char *alg;
     size_t alg_len = 0, siglen = 0;
-    const EVP_MD *md = sig_alg(key, &alg, &alg_len);
+    const EVP_MD *md = ocsp_sig_alg(key, &alg, &alg_len);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-    unsigned char *sig = NULL, *cert = NULL, zero = 0;
-    int cert_len = i2d_X509(responder, &cert);
+    unsigned char *sig = NULL, zero = 0;
     struct ocsp_buf basic = {0}, bits = {0}, certs = {0}, seq = {0}, rb = {0}, resp = {0},
                     oct = {0}, rbs = {0};
     enum signet_err rc = SIGNET_E_CRYPTO;
@@ -158,7 +162,7 @@ static enum signet_err sign_wrap(const struct ocsp_buf *tbs, EVP_PKEY *key, X509
     ocsp_buf_wrap(&certs, 0x30, &seq);
     ocsp_buf_wrap(&basic, 0xa0, &certs);
     ocsp_buf_wrap(&oct, 0x30, &basic);
-    ocsp_buf_add(&rb, oid_basic, sizeof(oid_basic));
+    ocsp_buf_add(&rb, ocsp_oid_basic, sizeof(ocsp_oid_basic));
     ocsp_buf_wrap(&rb, 0x04, &oct);
     ocsp_buf_tlv(&resp, 0x0a, &zero, 1);
     ocsp_buf_wrap(&rbs, 0x30, &rb);
@@ -170,7 +174,6 @@ static enum signet_err sign_wrap(const struct ocsp_buf *tbs, EVP_PKEY *key, X509
 out:
     ERR_clear_error();
     OPENSSL_free(sig);
-    OPENSSL_free(cert);
     EVP_MD_CTX_free(mctx);
     return rc;
 }
@@ -204,37 +207,64 @@ static int basic_verify(const unsigned char *der, size_t len, X509 *issuer)
     return ok;
 }
 
+/*
+ * The relying party's check (OCSP_basic_verify against the issuer) of a response, once per
+ * responder certificate and issuer: it parses the whole response, the certificate included, and
+ * verifies two signatures, while what it adds to the lints and to ocsp_lint_token (the chain, the
+ * responder found by OpenSSL's rules) depends on the two certificates alone. 1 = it verifies.
+ */
+static int relying_party_once(const struct ocsp_buf *real, X509 *responder, X509 *issuer)
+{
+    if (ocsp_seen(responder, issuer, OCSP_SEEN_RP))
+        return 1;
+    if (!basic_verify(real->p, real->len, issuer))
+        return 0;
+    ocsp_seen_add(responder, issuer, OCSP_SEEN_RP);
+    return 1;
+}
+
 enum signet_err ocsp_response_make(const struct ocsp_single *s, X509 *responder, EVP_PKEY *key,
                                    EVP_PKEY *throwaway, unsigned char **out, size_t *out_len,
                                    char *detail)
 {
     struct ocsp_buf tbs = {0}, trial = {0}, real = {0};
     struct ocsp_lint_result *res = calloc(1, sizeof(*res));
-    EVP_PKEY *tpub = throwaway;
+    unsigned char *cert = NULL;
+    int cert_len = i2d_X509(responder, &cert);
     enum signet_err rc = SIGNET_E_NOMEM;
 
     *out = NULL;
     *out_len = 0;
     if (res == NULL)
         goto out;
+    if (cert_len <= 0) {
+        sg_detail(detail, "OCSP response: cannot encode the responder certificate");
+        rc = SIGNET_E_CRYPTO;
+        goto out;
+    }
     if (!encode_tbs(s, responder, &tbs)) {
         sg_detail(detail, "OCSP response: cannot encode the response data");
         rc = SIGNET_E_LINT;
         goto out;
     }
-    if ((rc = sign_wrap(&tbs, throwaway, responder, &trial, detail)) != SIGNET_OK)
+    if ((rc = sign_wrap(&tbs, throwaway, cert, cert_len, &trial, detail)) != SIGNET_OK)
         goto out;
-    if (ocsp_lint(trial.p, trial.len, s, responder, tpub, res) > 0) {
+    if (ocsp_lint(trial.p, trial.len, s, responder, throwaway, res) > 0) {
         rc = refuse(res, "throwaway signature", detail);
         goto out;
     }
-    if ((rc = sign_wrap(&tbs, key, responder, &real, detail)) != SIGNET_OK)
+    /*
+     * The token signs the same tbs bytes and sign_wrap wraps them with the same certificate
+     * bytes, so the real response is the linted one with another signature; ocsp_lint_token
+     * checks that rather than assume it, and verifies the signature with the certificate's key.
+     */
+    if ((rc = sign_wrap(&tbs, key, cert, cert_len, &real, detail)) != SIGNET_OK)
         goto out;
-    if (ocsp_lint(real.p, real.len, s, responder, X509_get0_pubkey(responder), res) > 0) {
+    if (ocsp_lint_token(trial.p, trial.len, real.p, real.len, responder, res) > 0) {
         rc = refuse(res, "token signature", detail);
         goto out;
     }
-    if (!basic_verify(real.p, real.len, s->issuer)) {
+    if (!relying_party_once(&real, responder, s->issuer)) {
         sg_detail(detail, "OCSP response: does not verify against the issuer; not stored");
         rc = SIGNET_E_HSM;
         goto out;
@@ -249,6 +279,7 @@ out:
     ocsp_buf_free(&tbs);
     ocsp_buf_free(&trial);
     ocsp_buf_free(&real);
+    OPENSSL_free(cert);
     free(res);
     return rc;
 }

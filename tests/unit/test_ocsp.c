@@ -405,6 +405,126 @@ static void test_lint_catches(void **state)
     soft_free(&b);
 }
 
+/*
+ * A responder pair that passed is remembered by content: a bad responder after a good one is
+ * still refused, whether it is another object (same subject, serial, key and extensions, signed
+ * by an impostor with the CA's name) or the good object itself re-signed in place; the good pair
+ * still passes afterwards.
+ */
+static void test_responder_seen(void **state)
+{
+    struct soft s;
+    EVP_PKEY *impostor = ec_key();
+    X509 *forged;
+    unsigned char serial[20], *der = NULL;
+    size_t slen, len;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    struct ocsp_single one;
+    struct ocsp_lint_result res = {0};
+
+    (void)state;
+    soft_make(&s, resp_exts);
+    forged = make_cert("Soft OCSP", s.resp_key, s.ca, impostor, resp_exts, 2);
+    one = soft_single(&s, STORE_OCSP_SHA1, serial, &slen);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ocsp_lint_responder(s.resp, s.ca, &res), 0);
+        assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, s.tk, &der, &len, detail),
+                         SIGNET_OK);
+        free(der);
+        der = NULL;
+    }
+    assert_int_equal(ocsp_lint_responder(forged, s.ca, &res), 1);
+    assert_non_null(strstr(res.msg[0], "not issued by the CA"));
+    assert_int_equal(ocsp_response_make(&one, forged, s.resp_key, s.tk, &der, &len, detail),
+                     SIGNET_E_LINT);
+    assert_null(der);
+    assert_non_null(strstr(detail, "not issued by the CA"));
+    /* the good pair again, then the same object re-signed by the impostor */
+    assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, s.tk, &der, &len, detail),
+                     SIGNET_OK);
+    free(der);
+    der = NULL;
+    assert_true(X509_sign(s.resp, impostor, EVP_sha256()) > 0);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(ocsp_lint_responder(s.resp, s.ca, &res), 1);
+    assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, s.tk, &der, &len, detail),
+                     SIGNET_E_LINT);
+    assert_null(der);
+    assert_non_null(strstr(detail, "not issued by the CA"));
+    assert_true(X509_sign(s.resp, s.ca_key, EVP_sha256()) > 0);
+    assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, s.tk, &der, &len, detail),
+                     SIGNET_OK);
+    free(der);
+    X509_free(forged);
+    EVP_PKEY_free(impostor);
+    soft_free(&s);
+}
+
+/*
+ * The token-signed response: a token key that is not the responder certificate's is refused,
+ * and so is a real response that differs from the linted trial beyond its signature (here the
+ * signatureAlgorithm, with a throwaway key of another type than the token key).
+ */
+static void test_token_key(void **state)
+{
+    struct soft s;
+    EVP_PKEY *other = ec_key(), *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    unsigned char serial[20], *der = NULL;
+    size_t slen, len;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    struct ocsp_single one;
+
+    (void)state;
+    assert_non_null(p384);
+    soft_make(&s, resp_exts);
+    one = soft_single(&s, STORE_OCSP_SHA256, serial, &slen);
+    assert_int_equal(ocsp_response_make(&one, s.resp, other, s.tk, &der, &len, detail),
+                     SIGNET_E_LINT);
+    assert_null(der);
+    assert_non_null(strstr(detail, "token signature"));
+    assert_non_null(strstr(detail, "does not verify"));
+    assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, p384, &der, &len, detail),
+                     SIGNET_E_LINT);
+    assert_null(der);
+    assert_non_null(strstr(detail, "beyond its signature"));
+    /* the right key still signs */
+    assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, s.tk, &der, &len, detail),
+                     SIGNET_OK);
+    free(der);
+    EVP_PKEY_free(p384);
+    EVP_PKEY_free(other);
+    soft_free(&s);
+}
+
+/*
+ * A responder the lints accept but a relying party refuses (an unknown critical extension) is
+ * caught by OCSP_basic_verify on its first response, and, never remembered, on the next.
+ */
+static void test_relying_party(void **state)
+{
+    static const char *const resp_exts_crit[] = {
+        "basicConstraints",    "critical,CA:FALSE",  "keyUsage", "critical,digitalSignature",
+        "extendedKeyUsage",    "OCSPSigning",        "noCheck",  "ignored",
+        "1.3.6.1.4.1.55555.1", "critical,DER:05:00", NULL};
+    struct soft s;
+    unsigned char serial[20], *der = NULL;
+    size_t slen, len;
+    char detail[SIGNET_DETAIL_MAX] = "";
+    struct ocsp_single one;
+
+    (void)state;
+    soft_make(&s, resp_exts_crit);
+    assert_int_equal(ocsp_lint_responder(s.resp, s.ca, &(struct ocsp_lint_result){0}), 0);
+    one = soft_single(&s, STORE_OCSP_SHA1, serial, &slen);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ocsp_response_make(&one, s.resp, s.resp_key, s.tk, &der, &len, detail),
+                         SIGNET_E_HSM);
+        assert_null(der);
+        assert_non_null(strstr(detail, "does not verify against the issuer"));
+    }
+    soft_free(&s);
+}
+
 /* ---- on a demo PKI: the HSM responder and pre-signed responses ---- */
 
 static struct pkifix pki;
@@ -636,6 +756,8 @@ int main(void)
         cmocka_unit_test(test_broken_signature), cmocka_unit_test(test_get_decode),
         cmocka_unit_test(test_error_der),        cmocka_unit_test(test_freshness),
         cmocka_unit_test(test_make_and_verify),  cmocka_unit_test(test_lint_catches),
+        cmocka_unit_test(test_responder_seen),   cmocka_unit_test(test_token_key),
+        cmocka_unit_test(test_relying_party),
     };
     const struct CMUnitTest demo[] = {
         cmocka_unit_test(test_presign_demo),
