@@ -6,29 +6,15 @@
 # enforced with the right status and problem code; hostile bodies leave the daemon serving;
 # /metrics counts what happened; SIGTERM exits 0.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-csr() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$2.key" \
-  -subj "/CN=$1" -addext "subjectAltName=DNS:$1" "${@:3}" -out "$W/$2.csr" 2>/dev/null; }
-body() { python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":sys.argv[2]}))' "$1" "$2"; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 # post FILE [token]: POST the JSON body in FILE; prints the status, body in $W/r.json
 post() { local t=${2-$TOKEN}
   curl -s -o "$W/r.json" -w '%{http_code}' ${t:+-H "Authorization: Bearer $t"} \
     -H 'Content-Type: application/json' --data-binary @"$1" "$URL/v1/certificates"; }
-code() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["type"].rsplit(":",1)[1])' "$W/r.json"; }
-field() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1])).get(sys.argv[2],""))' "$W/r.json" "$1"; }
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_demo_init
+it_daemon_start --foreground
 
 # --- issuance, verified by three independent implementations
 csr www.example.test leaf; body "$W/leaf.csr" tls-server >"$W/leaf.json"

@@ -10,20 +10,14 @@
 # string, unknown profile or CA, ...) and, last, a fresh OpenSSL CSR that must be issued. signetd
 # must exit 0 on SIGTERM (under ASan: no leak, no error).
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
+. "$(dirname "$0")/lib/common.sh"
 S=${SIGNET_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 CORPUS=$S/tests/data/csr
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+it_workdir
 [ -f "$CORPUS/MANIFEST" ] || fail "no $CORPUS/MANIFEST"
 [ "$(find "$CORPUS" -name '*.pem' | wc -l)" -ge 40 ] || fail "the corpus holds fewer than 40 CSRs"
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf
+it_demo_init
 # tls-strict: tls-server with csr_extensions = refuse, so that smuggled extensions are refused
 # (under tls-server they are ignored: the corpus checks both)
 sed -e 's/^description .*/description = tls-server refusing requested extensions/' \
@@ -32,10 +26,7 @@ grep -q '^csr_extensions = refuse' "$P/policies/tls-strict.conf" || fail "could 
 sed -i -E 's/^(profiles *= *tls-server, tls-client.*)$/\1, tls-strict/' "$CONF"
 [ "$(grep -c 'tls-strict' "$CONF")" = 2 ] || fail "could not allow tls-strict in signet.conf"
 
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_daemon_start --foreground
 
 # Every manifest entry, then the non-CSR attacks, in one Python driver (exact status, headers and
 # body of each answer; the store and liveness checked after each).

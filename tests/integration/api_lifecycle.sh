@@ -6,19 +6,12 @@
 # middle of concurrent enrollments lets every accepted request finish with its certificate (no
 # reset connections, no half replies) and exits 0 within 5 s.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""; NPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; [ -n "$NPID" ] && kill "$NPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
+NPID=""; it_kill_at_exit NPID
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" \
-  -subj "/CN=www.example.test" -addext "subjectAltName=DNS:www.example.test" -out "$W/l.csr" 2>/dev/null
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' "$W/l.csr" >"$W/req.json"
+it_demo_init
+csr www.example.test l; body "$W/l.csr" tls-server >"$W/req.json"
 
 # a notify socket that records every datagram
 python3 - "$W/notify" "$W/notify.log" <<'EOF' & NPID=$!
@@ -30,9 +23,7 @@ with open(sys.argv[2], "a", buffering=1) as f:
 EOF
 for _ in $(seq 1 50); do [ -S "$W/notify" ] && break; sleep 0.1; done
 
-PORT=$(port); URL=http://127.0.0.1:$PORT
-NOTIFY_SOCKET=$W/notify "$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+NOTIFY_SOCKET=$W/notify it_daemon_start
 for _ in $(seq 1 20); do grep -q READY=1 "$W/notify.log" 2>/dev/null && break; sleep 0.1; done
 grep -q '^READY=1$' "$W/notify.log" || fail "no READY=1 on NOTIFY_SOCKET"
 

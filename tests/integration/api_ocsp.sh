@@ -7,19 +7,11 @@
 # malformedRequest, unauthorized, 405 or 413; /metrics shows the refresher.
 # Needs signetd's ca process to run ca_ocsp_start (see docs/ocsp.md, "Wiring").
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-csr() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$1.key" \
-  -subj "/CN=$1" -addext "subjectAltName=DNS:$1" -out "$W/$1.csr" 2>/dev/null; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 # enroll NAME: issues NAME over the API; writes $W/NAME.crt and prints the serial
 enroll() {
-  python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' \
-    "$W/$1.csr" >"$W/$1.json"
+  body "$W/$1.csr" tls-server >"$W/$1.json"
   local st; st=$(curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' --data-binary @"$W/$1.json" "$URL/v1/certificates")
   [ "$st" = 201 ] || fail "enrollment of $1 answered $st"
@@ -31,13 +23,9 @@ q() { openssl ocsp -issuer "$P/public/issuing-1.crt" -url "$URL/ocsp" -CAfile "$
 until_ok() { local n=$(($1 * 10)); shift; for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 hdr() { grep -i "^$1:" "$W/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
+it_demo_init
 cat "$P/public/issuing-1.crt" "$P/public/root.crt" >"$W/cas.pem"
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_daemon_start --foreground
 
 # --- the delegated responder is published
 until_ok 10 test -s "$P/public/issuing-1-ocsp.crt" || fail "no public/issuing-1-ocsp.crt: is ca_ocsp_start wired?"
@@ -48,7 +36,7 @@ openssl verify -CAfile "$P/public/root.crt" -untrusted "$P/public/issuing-1.crt"
   || fail "responder certificate does not chain to the root"
 
 # --- good, by POST, verified with the chain, with -VAfile and with a SHA-256 CertID
-csr good.example.test; csr bad.example.test
+csr good.example.test good.example.test; csr bad.example.test bad.example.test
 enroll good.example.test >/dev/null; bad=$(enroll bad.example.test)
 good_ok() { q -cert "$W/good.example.test.crt" >"$W/o" && grep -q "Response verify OK" "$W/o" && grep -q ": good" "$W/o"; }
 until_ok 10 good_ok || { cat "$W/o"; fail "good certificate not answered good and verified"; }

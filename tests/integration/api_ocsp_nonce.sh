@@ -5,27 +5,15 @@
 # without a nonce still gets the pre-signed response; beyond ocsp_nonce_rate the answer is
 # tryLater, and the web process never signs anything itself.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
+it_demo_init
 sed -i '/^\[ca.issuing-1\]/a ocsp_nonce = yes\nocsp_nonce_rate = 2' "$CONF"
 cat "$P/public/issuing-1.crt" "$P/public/root.crt" >"$W/cas.pem"
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_daemon_start --foreground
 
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/g.key" \
-  -subj "/CN=g.example.test" -addext "subjectAltName=DNS:g.example.test" -out "$W/g.csr" 2>/dev/null
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' \
-  "$W/g.csr" >"$W/g.json"
+csr g.example.test g; body "$W/g.csr" tls-server >"$W/g.json"
 st=$(curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
   -H 'Content-Type: application/json' --data-binary @"$W/g.json" "$URL/v1/certificates")
 [ "$st" = 201 ] || fail "enrollment answered $st"

@@ -8,27 +8,19 @@
 set -eEuo pipefail
 # a command that stops the script under set -e says which (a bare exit status says nothing)
 trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""; D2=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; [ -n "$D2" ] && kill -9 "$D2" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -8 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib/common.sh"
+IT_LOG_LINES=8
+it_workdir
+D2=""; it_kill_at_exit D2
 # (ps exits 1 when there is none, e.g. between a web child's death and its restart)
 children() { { ps -o pid= --ppid "$1" -o comm= || true; } | awk '$2=="signetd"{print $1}'; }
-wait_up() { for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token"); PIN=$(cat "$P/hsm/online.pin")
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" \
-  -subj "/CN=www.example.test" -addext "subjectAltName=DNS:www.example.test" -out "$W/l.csr" 2>/dev/null
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' "$W/l.csr" >"$W/req.json"
+it_demo_init
+PIN=$(cat "$P/hsm/online.pin")
+csr www.example.test l; body "$W/l.csr" tls-server >"$W/req.json"
 post() { curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" --data-binary @"$W/req.json" "$URL/v1/certificates"; }
 
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" >"$W/d.log" 2>&1 & DPID=$!
-wait_up || fail "signetd did not come up"
+it_daemon_start
 [ "$(post)" = 201 ] || fail "enrollment through the split: $(cat "$W/r.json")"
 
 # --- two processes: the ca process (started, no listening socket) and one web child
@@ -69,7 +61,7 @@ kill -9 "$WEB"
 for _ in $(seq 1 100); do NEW=$(children "$DPID"); [ -n "$NEW" ] && [ "$NEW" != "$WEB" ] && break; sleep 0.1; done
 [ -n "$NEW" ] && [ "$NEW" != "$WEB" ] || fail "the web child was not started again"
 grep -q 'the web process died of signal 9' "$W/d.log" || fail "the ca process did not log the web child's death"
-wait_up || fail "the restarted web child does not answer"
+it_wait_up 100 || fail "the restarted web child does not answer"
 [ "$(post)" = 201 ] || fail "no issuance after the web child was restarted: $(cat "$W/r.json")"
 grep -q libsofthsm2 "/proc/$NEW/maps" && fail "the restarted web child maps the PKCS#11 module"
 
@@ -85,7 +77,7 @@ kill -0 "$NEW" 2>/dev/null && fail "the web child outlived SIGTERM"
 # --- SIGKILL to the ca process: the web child notices the pair close and exits
 PORT=$(port); URL=http://127.0.0.1:$PORT
 "$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" >"$W/d.log" 2>&1 & D2=$!
-wait_up || fail "signetd did not come up again"
+it_wait_up 100 || fail "signetd did not come up again"
 WEB=$(children "$D2"); [ -n "$WEB" ] || fail "no web child"
 kill -9 "$D2"; wait "$D2" 2>/dev/null || true; D2=""
 for _ in $(seq 1 50); do kill -0 "$WEB" 2>/dev/null || break; sleep 0.1; done

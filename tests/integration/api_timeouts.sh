@@ -7,23 +7,13 @@
 # are closed without a reply; a second request on time still works; 405 / 413 / 431 still
 # answer; the daemon keeps serving and exits 0 on SIGTERM.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-code() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["type"].rsplit(":",1)[1])' "$W/r.json"; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
+it_demo_init
 sed -i 's/^\[daemon\]$/[daemon]\nread_timeout = 2\nidle_timeout = 3\nworkers = 2/' "$CONF"
 grep -q '^read_timeout = 2' "$CONF" || fail "could not set the timeouts in signet.conf"
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_daemon_start --foreground
 
 # Raw sockets: each case prints "ok CASE" or "bad CASE: why"; read_timeout 2 s, idle 3 s.
 python3 - "$PORT" >"$W/cases.log" 2>&1 <<'EOF' || true

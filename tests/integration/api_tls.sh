@@ -8,17 +8,8 @@
 # is refused; a tls_key readable by others stops start-up; plain HTTP to the TLS port fails and
 # the daemon keeps serving; SIGTERM exits 0.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-csr() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$2.key" \
-  -subj "/CN=$1" -addext "subjectAltName=DNS:$1" -out "$W/$2.csr" 2>/dev/null; }
-body() { python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":sys.argv[2]}))' "$1" "$2"; }
-code() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["type"].rsplit(":",1)[1])' "$W/r.json"; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 # post FILE ARGS...: POST the JSON body over https with extra curl arguments; prints the status
 post() { local f=$1; shift
   curl -s -o "$W/r.json" -w '%{http_code}' --cacert "$W/tlsca.crt" "$@" \
@@ -32,8 +23,7 @@ mkcert() {
     -extfile <(printf '%s\n' "${@:4}") -out "$W/$1.crt" 2>/dev/null
 }
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
+it_demo_init
 
 # --- a throwaway TLS CA, the server's certificate and three client certificates
 for ca in tlsca other; do
@@ -70,8 +60,7 @@ rc=0; timeout 20 "$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" >"$W/bad.log
 chmod 600 "$W/server.key"
 
 "$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS --cacert "$W/tlsca.crt" "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS --cacert "$W/tlsca.crt" "$URL/healthz" >/dev/null || fail "signetd did not come up over TLS"
+it_wait_up 150 --cacert "$W/tlsca.crt" || fail "signetd did not come up over TLS"
 
 # --- a bearer token over https
 csr a.example.test a; body "$W/a.csr" tls-server >"$W/a.json"

@@ -8,15 +8,10 @@
 # ceremony) verifies from the old root through root-2-by-root, with OpenSSL and GnuTLS. The
 # transcript verifies; a second rollover to root-2 is refused.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf
-sig() { "$B/signet" -c "$CONF" "$@"; }
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
+it_demo_init
 refused() { local why=$1; shift
   if sig "$@" >"$W/out" 2>"$W/err"; then fail "accepted: $*"; fi
   grep -qF -- "$why" "$W/err" || fail "expected '$why', got: $(cat "$W/err")"; }
@@ -63,14 +58,14 @@ nothing_written
 sed -i 's/^profiles = subordinate-ca$/profiles = subordinate-ca, root-cross/' "$CONF"
 cer "colour = blue" >"$W/bad.cer"
 refused "unknown key 'colour' in [ceremony] for operation root-rollover" ceremony run "$W/bad.cer" --dry-run
-refused "1 distinct share(s) given, 2 needed" ceremony run "$W/roll.cer" --share "$(sh 1)"
+refused "1 distinct share(s) given, 2 needed" ceremony run "$W/roll.cer" --share "$(share 1)"
 nothing_written
 
 sig ceremony run "$W/roll.cer" --dry-run >"$W/dry.log" 2>&1 || fail "dry run: $(cat "$W/dry.log")"
 grep -q "ceremony root-rollover (dry run: nothing signed)" "$W/dry.log" || fail "dry run said: $(cat "$W/dry.log")"
 nothing_written
 
-sig ceremony run "$W/roll.cer" --share "$(sh 1)" --share "$(sh 3)" >"$W/run.log" 2>&1 || fail "rollover: $(cat "$W/run.log")"
+sig ceremony run "$W/roll.cer" --share "$(share 1)" --share "$(share 3)" >"$W/run.log" 2>&1 || fail "rollover: $(cat "$W/run.log")"
 grep -q "shares used: 1,3" "$W/run.log" || fail "no shares line: $(cat "$W/run.log")"
 grep -q "written: $P/public/root-2.crt" "$W/run.log" || fail "no new root written: $(cat "$W/run.log")"
 for f in "$P/public/root-2.crt" "$W/cross/root-2-by-root.crt" "$W/cross/root-by-root-2.crt"; do
@@ -92,17 +87,8 @@ certtool --verify --load-ca-certificate "$P/public/root-2.crt" \
 # root-2 signs a subordinate; a relying party that trusts only the old root verifies it
 sig ca create --name issuing-3 --parent root-2 --token signet-online --type ec:P-256 \
   --subject "/CN=Signet Demo Issuing 3" --csr-out "$W/i3.csr" >/dev/null 2>&1 || fail "ca create under root-2"
-cat >"$W/i3.cer" <<CER
-[ceremony]
-operation  = sign-subordinate
-ca         = root-2
-csr        = $W/i3.csr
-profile    = subordinate-ca
-not_before = $(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
-not_after  = $(date -u -d '+3 years' +%Y-%m-%dT%H:00:00Z)
-out        = $W/i3.crt
-CER
-sig ceremony run "$W/i3.cer" --share "$(sh 2)" --share "$(sh 3)" >"$W/o" 2>&1 || fail "root-2 ceremony: $(cat "$W/o")"
+sign_subordinate root-2 "$W/i3.csr" "$W/i3.crt" "$(utc_hour '+1 hour')" "$(utc_hour '+3 years')" >"$W/i3.cer"
+sig ceremony run "$W/i3.cer" --share "$(share 2)" --share "$(share 3)" >"$W/o" 2>&1 || fail "root-2 ceremony: $(cat "$W/o")"
 openssl verify -x509_strict -CAfile "$P/public/root.crt" -untrusted "$W/cross/root-2-by-root.crt" "$W/i3.crt" \
   >/dev/null || fail "issuing-3 does not chain to the old root"
 openssl verify -x509_strict -CAfile "$P/public/root-2.crt" "$W/i3.crt" >/dev/null || fail "issuing-3 does not chain to root-2"

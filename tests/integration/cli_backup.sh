@@ -6,10 +6,8 @@
 # overwritten. The archive opens with plain openssl cms (decrypt, then verify the signature with
 # the backup signer's certificate) and lists its manifest.
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-clibk.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir signet-clibk
 S=$B/signet
 # refused CMD...: exit 1 and exactly one line on stderr; prints that line
 refused() { local rc=0; "$@" >"$W/out" 2>"$W/err" || rc=$?

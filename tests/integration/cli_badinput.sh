@@ -6,17 +6,11 @@
 # oversized CSR. Each exits 1 with exactly one line on stderr, and `signet cert list` is unchanged
 # (no PENDING record for a refused request). Bad usage exits 2.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-MOD=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
-CONF=$P/signet.conf
-sig() { "$B/signet" -c "$CONF" "$@"; }
-csr() { # csr NAME KEYSPEC SUBJ SAN
+it_demo_init
+csr() { # csr NAME KEYSPEC SUBJ SAN (not common.sh's csr: any key, subject and SAN)
   # shellcheck disable=SC2086
   openssl req -new -newkey $2 -nodes -keyout "$W/$1.key" -subj "$3" ${4:+-addext "subjectAltName=$4"} \
     -out "$W/$1.csr" 2>/dev/null || fail "openssl could not make CSR $1"

@@ -5,15 +5,10 @@
 # imported with ca import-cert (a certificate for another key refused), and issuance under the
 # new CAs checked with openssl verify -x509_strict and GnuTLS.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
-CONF=$P/signet.conf
-sig() { "$B/signet" -c "$CONF" "$@"; }
+it_demo_init
 cd "$W"
 
 sig hsm list >"$W/list" || fail "hsm list"
@@ -40,8 +35,7 @@ sig ca create --name issuing-2 --parent lab-root --token online --type ec:P-384 
 [ -s "$P/public/issuing-2.crt" ] || fail "ca create wrote no public/issuing-2.crt"
 openssl verify -x509_strict -CAfile "$P/public/lab-root.crt" "$P/public/issuing-2.crt" >/dev/null || fail "issuing-2 does not verify"
 sig ca list | grep -q '^issuing-2 parent=lab-root' || fail "ca list lacks issuing-2"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" -subj /CN=www.example.test \
-  -addext subjectAltName=DNS:www.example.test -out "$W/l.csr" 2>/dev/null
+csr www.example.test l
 sig issue --ca issuing-2 --profile tls-server --csr "$W/l.csr" --out "$W/l2.crt" >/dev/null || fail "issue under issuing-2"
 openssl verify -x509_strict -CAfile "$P/public/lab-root.crt" -untrusted "$P/public/issuing-2.crt" "$W/l2.crt" >/dev/null \
   || fail "leaf under issuing-2 does not verify"
@@ -61,11 +55,9 @@ if sigo ca create --name issuing-4 --parent root --token online --type ec:P-256 
 grep -q -- '--csr-out' "$W/err" || fail "ca create did not point to --csr-out: $(cat "$W/err")"
 
 # the ceremony: the root signs the CSR under the subordinate-ca profile with 2 of its 3 shares
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
-cer() { printf '[ceremony]\noperation = sign-subordinate\nca = %s\ncsr = %s\nprofile = subordinate-ca\nnot_before = %s\nnot_after = %s\nout = %s\n' \
-  "$1" "$W/i3.csr" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)" "$(date -u -d '+2 years' +%Y-%m-%dT%H:00:00Z)" "$2"; }
+cer() { sign_subordinate "$1" "$W/i3.csr" "$2" "$(utc_hour '+1 hour')" "$(utc_hour '+2 years')"; }
 cer root "$W/i3.crt" >"$W/i3.cer"
-sig ceremony run "$W/i3.cer" --share "$(sh 2)" --share "$(sh 3)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "the root did not sign issuing-3"; }
+sig ceremony run "$W/i3.cer" --share "$(share 2)" --share "$(share 3)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "the root did not sign issuing-3"; }
 # the same CSR signed by another CA than the configured parent is refused at import
 cer lab-root "$W/i3-lab.crt" >"$W/i3-lab.cer"
 sig ceremony run "$W/i3-lab.cer" >"$W/lab.log" 2>&1 || { cat "$W/lab.log"; fail "lab-root did not sign issuing-3's CSR"; }

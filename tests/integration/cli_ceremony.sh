@@ -10,16 +10,10 @@
 # further offline roots, one cross-signs the demo root; signet audit verify sees a changed and a
 # removed entry.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
-CONF=$P/signet.conf
-sig() { "$B/signet" -c "$CONF" "$@"; }
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
+it_demo_init
 # runs a command that must fail with exit 1 and one line naming why
 refused() { local why=$1; shift
   if sig "$@" >"$W/out" 2>"$W/err"; then fail "accepted: $*"; fi
@@ -36,28 +30,17 @@ done
 sig ca create --name issuing-2 --parent root --token signet-online --type ec:P-256 --subject "/CN=Signet Demo Issuing 2" \
   --csr-out "$W/i2.csr" >/dev/null 2>&1 || fail "ca create with a quorum parent"
 openssl req -in "$W/i2.csr" -noout -verify >/dev/null 2>&1 || fail "the CSR does not verify"
-cer() { cat <<CER
-[ceremony]
-operation  = sign-subordinate
-ca         = root
-csr        = $W/i2.csr
-profile    = ${2:-subordinate-ca}
-not_before = $(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
-not_after  = $(date -u -d '+3 years' +%Y-%m-%dT%H:00:00Z)
-out        = $1
-CER
-}
-cer "$W/i2.crt" >"$W/cer.conf"
+sign_subordinate root "$W/i2.csr" "$W/i2.crt" "$(utc_hour '+1 hour')" "$(utc_hour '+3 years')" >"$W/cer.conf"
 sig ceremony run "$W/cer.conf" --dry-run --plan-out "$W/plan" >"$W/dry.log" 2>&1 || { cat "$W/dry.log"; fail "dry run"; }
 h1=$(grep -o 'TBS SHA-256: [0-9a-f]*' "$W/dry.log" | awk '{print $3}')
 [ ${#h1} = 64 ] || fail "dry run printed no TBS SHA-256: $(cat "$W/dry.log")"
 grep -q "^tbs-sha256 $h1" "$W/plan" || fail "the plan does not hold the TBS hash"
 [ -e "$W/i2.crt" ] && fail "the dry run wrote a certificate"
 
-refused "1 distinct share(s) given, 2 needed" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)"
-refused "1 distinct share(s) given, 2 needed" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 1)"
+refused "1 distinct share(s) given, 2 needed" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)"
+refused "1 distinct share(s) given, 2 needed" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)" --share "$(share 1)"
 printf 'wrong\n' >"$W/wrong.pass"; chmod 600 "$W/wrong.pass"
-refused "wrong passphrase for share 2" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" \
+refused "wrong passphrase for share 2" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)" \
   --share "$P/custodians/share-2.share:$W/wrong.pass"
 python3 - "$P/custodians/share-2.share" "$W/altered.share" <<'PY'
 import base64, sys
@@ -67,18 +50,18 @@ raw = bytearray(base64.b64decode(''.join(lines[b + 1:e]))); raw[160] ^= 1   # a 
 enc = base64.b64encode(bytes(raw)).decode()
 open(sys.argv[2], 'w').write('\n'.join(lines[:b + 1] + [enc[i:i + 64] for i in range(0, len(enc), 64)] + lines[e:]) + '\n')
 PY
-refused "share 2 was altered" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" \
+refused "share 2 was altered" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)" \
   --share "$W/altered.share:$P/custodians/share-2.pass"
 "$B/signet" demo init "$W/other" >/dev/null 2>&1 || fail "second demo"
-refused "belongs to another root" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" \
+refused "belongs to another root" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)" \
   --share "$W/other/custodians/share-2.share:$W/other/custodians/share-2.pass"
 { cat "$W/cer.conf"; echo "colour     = blue"; } >"$W/unknown.conf"
 refused "unknown key 'colour'" ceremony run "$W/unknown.conf" --dry-run
 { cat "$W/cer.conf"; echo "# changed after the review"; } >"$W/changed.conf"
-refused "another ceremony file" ceremony run "$W/changed.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 2)"
+refused "another ceremony file" ceremony run "$W/changed.conf" --plan "$W/plan" --share "$(share 1)" --share "$(share 2)"
 [ -e "$W/i2.crt" ] && fail "a refused ceremony wrote a certificate"
 
-sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 3)" >"$W/real.log" 2>&1 \
+sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)" --share "$(share 3)" >"$W/real.log" 2>&1 \
   || { cat "$W/real.log"; fail "ceremony with shares 1 and 3"; }
 h2=$(grep -o 'TBS SHA-256: [0-9a-f]*' "$W/real.log" | awk '{print $3}')
 [ "$h1" = "$h2" ] || fail "the real run signed other bytes ($h1 vs $h2)"
@@ -107,7 +90,7 @@ rm "$P/policies/bad-ca.conf"
 
 # the same plan cannot be signed twice (its serial is recorded under the root)
 mv "$W/i2.crt" "$W/i2.saved"
-refused "is already used" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 2)" --share "$(sh 3)"
+refused "is already used" ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 2)" --share "$(share 3)"
 [ -e "$W/i2.crt" ] && fail "a replayed plan wrote a certificate"
 mv "$W/i2.saved" "$W/i2.crt"
 sig cert list --ca root | grep -q "$(openssl x509 -in "$W/i2.crt" -noout -serial | cut -d= -f2 | tr A-F a-f)" \
@@ -161,7 +144,7 @@ not_after  = $(date -u -d '+1 year' +%Y-%m-%dT%H:00:00Z)
 out        = $W/cross.crt
 CER
 refused "2 distinct share(s) given, 3 needed" ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)"
-refused "belongs to another root" ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)" --share "$(sh 1)"
+refused "belongs to another root" ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)" --share "$(share 1)"
 sig ceremony run "$W/cross.conf" --share "$(s2 1)" --share "$(s2 4)" --share "$(s2 5)" >"$W/cross.log" 2>&1 \
   || { cat "$W/cross.log"; fail "cross-sign"; }
 openssl verify -x509_strict -CAfile "$P/public/root-2.crt" "$W/cross.crt" >/dev/null || fail "the cross certificate does not verify"
@@ -180,8 +163,8 @@ openssl verify -x509_strict -CAfile "$P/public/root-3.crt" "$P/public/root-3.crt
 i2serial=$(openssl x509 -in "$W/i2.crt" -noout -serial | cut -d= -f2 | tr A-F a-f)
 sig revoke --ca root --serial "$i2serial" --reason superseded >/dev/null || fail "revoke issuing-2 under the root"
 printf '[ceremony]\noperation = root-crl\nca = root\n' >"$W/crl.conf"
-refused "2 needed" ceremony run "$W/crl.conf" --share "$(sh 3)"
-sig ceremony run "$W/crl.conf" --share "$(sh 1)" --share "$(sh 3)" >"$W/crl.log" 2>&1 || { cat "$W/crl.log"; fail "root-crl ceremony"; }
+refused "2 needed" ceremony run "$W/crl.conf" --share "$(share 3)"
+sig ceremony run "$W/crl.conf" --share "$(share 1)" --share "$(share 3)" >"$W/crl.log" 2>&1 || { cat "$W/crl.log"; fail "root-crl ceremony"; }
 openssl crl -in "$P/public/crl/root.crl" -inform DER -out "$W/root.crl.pem" || fail "no root CRL"
 openssl crl -in "$W/root.crl.pem" -noout -CAfile "$P/public/root.crt" 2>&1 | grep -q 'verify OK' || fail "the root CRL does not verify"
 openssl crl -in "$W/root.crl.pem" -noout -text | grep -qi "$(echo "$i2serial" | tr a-f A-F)" || fail "the root CRL does not list issuing-2"

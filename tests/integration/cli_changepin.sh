@@ -6,31 +6,16 @@
 # the old PIN no longer logs in, the new one does, and signetd restarts with it. A quorum token
 # is refused (only a ceremony changes it); a PIN is never taken from argv.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""; LPID=""
-cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-MOD=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
+LPID=""; it_kill_at_exit LPID
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
+it_demo_init
 export SOFTHSM2_CONF=$P/hsm/softhsm2.conf
-sig() { "$B/signet" -c "$CONF" "$@"; }
 login_ok() { pkcs11-tool --module "$MOD" --token-label signet-online -l -p "$1" -O >/dev/null 2>&1; }
 OLD=$(cat "$P/hsm/online.pin")
-PORT=$(port); URL=http://127.0.0.1:$PORT
-start() {
-  "$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >>"$W/d.log" 2>&1 & DPID=$!
-  for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
-}
-start
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" -subj /CN=pin.example.test \
-  -addext subjectAltName=DNS:pin.example.test -out "$W/l.csr" 2>/dev/null
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' "$W/l.csr" >"$W/b.json"
+it_daemon_start --foreground
+csr pin.example.test l; body "$W/l.csr" tls-server >"$W/b.json"
 # load: sequential issuance until told to stop; every status goes to codes.txt
 ( while [ ! -e "$W/stop" ]; do
     curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
@@ -79,7 +64,7 @@ kill -0 "$DPID" 2>/dev/null || fail "signetd exited after SIGHUP"
 grep -q "n3w-PIN" "$W/d.log" && fail "the new PIN appears in signetd's log"
 # a restart logs in with the new PIN from the rewritten file
 kill "$DPID"; wait "$DPID" || true; DPID=""
-start
+it_daemon_start --foreground
 st=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   --data-binary @"$W/b.json" "$URL/v1/certificates")
 [ "$st" = 201 ] || fail "issuance after a restart with the new PIN answered $st"

@@ -5,14 +5,10 @@
 # Also: the CSR cannot add extensions (CA:TRUE asked, CA:FALSE issued), cert list / show agree,
 # and the demo layout of SPEC.md is there with the right modes.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
-sig() { "$B/signet" -c "$P/signet.conf" "$@"; }
+it_demo_init
 
 for f in signet.conf policies/tls-server.conf policies/tls-client.conf policies/subordinate-ca.conf \
   policies/ocsp-responder.conf hsm/softhsm2.conf hsm/online.pin clients/demo.token \

@@ -7,16 +7,11 @@
 # a destination that already holds the label, a backup key without the SO PIN; each says why
 # and leaves both tokens as they were (no transport object left behind).
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-MOD=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
+it_demo_init
 export SOFTHSM2_CONF=$P/hsm/softhsm2.conf
-sig() { "$B/signet" -c "$P/signet.conf" "$@"; }
 p11() { pkcs11-tool --module "$MOD" "$@"; }
 
 # two more tokens: a source holding keys made outside Signet, and the destination
@@ -112,8 +107,7 @@ grep -q 'object=issuing-1' <(grep 'signet-dest;object=issuing-1' "$P/signet.conf
 # the old key is gone from the online token's point of view: remove it, so only the moved one can sign
 p11 --token-label signet-online -l -p "$(cat "$P/hsm/online.pin")" --delete-object --type privkey \
   --label issuing-1 >/dev/null 2>&1 || fail "removing the source key"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/leaf.key" \
-  -subj /CN=moved.example.test -addext subjectAltName=DNS:moved.example.test -out "$W/leaf.csr" 2>/dev/null
+csr moved.example.test leaf
 sig issue --ca issuing-1 --profile tls-server --csr "$W/leaf.csr" --out "$W/leaf.crt" >"$W/o6" 2>&1 \
   || fail "issue under the moved key: $(cat "$W/o6")"
 openssl verify -x509_strict -CAfile "$P/public/root.crt" -untrusted "$P/public/issuing-1.crt" "$W/leaf.crt" \

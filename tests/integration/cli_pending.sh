@@ -5,20 +5,12 @@
 # line, and the PENDING record stays (possibly issued; its serial is never reused). A later
 # issuance through the real module works and the PENDING record is still listed.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-FAULT=$B/tests/faulthsm/libfaulthsm.so
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-[ -f "$FAULT" ] || fail "$FAULT is not built"
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
-awk -v m="$FAULT" '/^\[token.online\]/{t=1} /^\[/{if(!/online/)t=0} t&&/^module/{$0="module = " m} {print}' \
-  "$P/signet.conf" >"$P/fault.conf"
-grep -q "module = $FAULT" "$P/fault.conf" || fail "could not point [token.online] at the fault module"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" -subj /CN=www.example.test \
-  -addext subjectAltName=DNS:www.example.test -out "$W/l.csr" 2>/dev/null
+it_demo_init
+online_via_faulthsm "$CONF" "$P/fault.conf"
+csr www.example.test l
 
 rc=0
 FAULTHSM_RULES="corrupt every 1" "$B/signet" -c "$P/fault.conf" issue --ca issuing-1 --profile tls-server \

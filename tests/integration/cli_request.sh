@@ -7,20 +7,10 @@
 # clear line. Over HTTP: a client reads its own request with GET /v1/requests/{id} (pending,
 # then approved with the certificate); another client and no credential cannot.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-csr() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$2.key" \
-  -subj "/CN=$1" -addext "subjectAltName=DNS:$1" -out "$W/$2.csr" 2>/dev/null; }
-jget() { python3 -c 'import json,sys;v=json.load(open(sys.argv[1]));print(v.get(sys.argv[2],""))' "$1" "$2"; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf
-sig() { "$B/signet" -c "$CONF" "$@"; }
+it_demo_init
 
 # a manual-approval copy of tls-server, issued by issuing-1 and allowed to the demo client
 sed 's/^approval *=.*/approval    = manual/' "$P/policies/tls-server.conf" >"$P/policies/manual-server.conf"
@@ -68,14 +58,10 @@ PY
 [ "$(sig --json request list --status approved)" = "[]" ] || fail "an approved request before any approval"
 
 # --- over HTTP: the client reads its own request; others cannot
-PORT=$(port); URL=http://127.0.0.1:$PORT; TOKEN=$(cat "$P/clients/demo.token")
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_daemon_start --foreground
 get() { curl -s -o "$W/r.json" -w '%{http_code}' ${2:+-H "Authorization: Bearer $2"} "$URL/v1/requests/$1"; }
 csr h.example.test h
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"manual-server"}))' \
-  "$W/h.csr" >"$W/h.json"
+body "$W/h.csr" manual-server >"$W/h.json"
 st=$(curl -s -o "$W/r.json" -D "$W/hdr" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
   -H 'Content-Type: application/json' --data-binary @"$W/h.json" "$URL/v1/certificates")
 HID=$(sig --json request list --status pending | python3 -c '
@@ -83,12 +69,12 @@ import json,sys
 print([r["id"] for r in json.load(sys.stdin) if r["requester"] == "client:demo"][0])') \
   || fail "POST of a manual-profile request did not queue it (HTTP $st: $(cat "$W/r.json"))"
 [ "$st" = 202 ] || fail "POST of a queued request answered $st, not 202: $(cat "$W/r.json")"
-[ "$(jget "$W/r.json" request)" = "$HID" ] && [ "$(jget "$W/r.json" status)" = pending ] \
+[ "$(field request)" = "$HID" ] && [ "$(field status)" = pending ] \
   || fail "202 body: $(cat "$W/r.json")"
 grep -qi "^Location: /v1/requests/$HID" "$W/hdr" || fail "202 without its Location"
-st=$(get "$HID" "$TOKEN"); [ "$st" = 200 ] && [ "$(jget "$W/r.json" status)" = pending ] \
+st=$(get "$HID" "$TOKEN"); [ "$st" = 200 ] && [ "$(field status)" = pending ] \
   || fail "GET own pending request: $st $(cat "$W/r.json")"
-[ "$(jget "$W/r.json" request)" = "$HID" ] && [ -z "$(jget "$W/r.json" certificate)" ] \
+[ "$(field request)" = "$HID" ] && [ -z "$(field certificate)" ] \
   || fail "pending document: $(cat "$W/r.json")"
 st=$(get "$HID" "$OTHER"); [ "$st" = 404 ] || fail "another client read the request: $st"
 st=$(get "$HID" ""); [ "$st" = 401 ] || fail "no credential answered $st"
@@ -112,9 +98,9 @@ sig cert show --ca issuing-1 --serial "$serial" >"$W/show.txt" || fail "cert sho
 grep -q "issued" "$W/show.txt" || fail "the approved certificate is not recorded as issued"
 
 sig request approve --id "$HID" --out "$W/h.crt" >/dev/null 2>&1 || fail "approve the HTTP request"
-st=$(get "$HID" "$TOKEN"); [ "$st" = 200 ] && [ "$(jget "$W/r.json" status)" = approved ] \
+st=$(get "$HID" "$TOKEN"); [ "$st" = 200 ] && [ "$(field status)" = approved ] \
   || fail "GET after approval: $st $(cat "$W/r.json")"
-jget "$W/r.json" certificate >"$W/h2.crt"
+field certificate >"$W/h2.crt"
 cmp -s <(openssl x509 -in "$W/h2.crt") <(openssl x509 -in "$W/h.crt") || fail "GET returns another certificate"
 openssl verify -x509_strict -CAfile "$P/public/root.crt" -untrusted "$P/public/issuing-1.crt" "$W/h2.crt" \
   >/dev/null || fail "the certificate from GET does not verify"

@@ -6,18 +6,12 @@
 # serial, another CA's certificate, revoking twice) exits 1 with a clear line and changes nothing;
 # the CRL number increases from one generation to the next; GET /crl/ serves the same bytes.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=
-trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki
-sig() { "$B/signet" -c "$P/signet.conf" "$@"; }
+it_demo_init
 for n in good bad; do
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$n.key" \
-    -subj "/CN=$n.example.test" -addext "subjectAltName=DNS:$n.example.test" -out "$W/$n.csr" 2>/dev/null
+  csr "$n.example.test" "$n"
   sig issue --ca issuing-1 --profile tls-server --csr "$W/$n.csr" --out "$W/$n.crt" >/dev/null \
     || fail "issue $n"
 done
@@ -83,21 +77,18 @@ n2=$(openssl crl -inform DER -in "$C" -noout -crlnumber | sed 's/.*=//')
 [ $((16#${n2#0x})) -gt $((16#${n1#0x})) ] || fail "CRL number did not increase ($n1 -> $n2)"
 
 # the web server serves the newest CRL from the store with its caching headers
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$B/signetd" -c "$P/signet.conf" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 &
-DPID=$!
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS -D "$W/h" -o "$W/web.crl" "http://127.0.0.1:$PORT/crl/issuing-1.crl" || fail "GET /crl/issuing-1.crl"
+it_daemon_start --foreground
+curl -fsS -D "$W/h" -o "$W/web.crl" "$URL/crl/issuing-1.crl" || fail "GET /crl/issuing-1.crl"
 cmp -s "$W/web.crl" "$C" || fail "the served CRL differs from public/crl/issuing-1.crl"
 grep -qi '^content-type: application/pkix-crl' "$W/h" || fail "no application/pkix-crl"
 grep -qi '^cache-control: public, max-age=' "$W/h" || fail "no Cache-Control max-age"
 grep -qi '^last-modified:' "$W/h" || fail "no Last-Modified"
 etag=$(grep -i '^etag:' "$W/h" | cut -d' ' -f2 | tr -d '\r')
 [ -n "$etag" ] || fail "no ETag"
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://127.0.0.1:$PORT/crl/issuing-1.crl")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$URL/crl/issuing-1.crl")
 [ "$code" = 304 ] || fail "If-None-Match answered $code, not 304"
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/crl/nosuch.crl")
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/crl/nosuch.crl")
 [ "$code" = 404 ] || fail "an unknown CA's CRL answered $code, not 404"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/crl/issuing-1.crl")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/crl/issuing-1.crl")
 [ "$code" = 405 ] || fail "POST answered $code, not 405"
 echo "ok: revoke, crl generate, OpenSSL / GnuTLS / Python agree, bad input refused, GET /crl/"

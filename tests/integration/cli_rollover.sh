@@ -8,22 +8,14 @@
 # --import-cert (a wrong certificate refused). A quorum root is refused. signetd issues under the
 # new key after the rollover.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; PUB=$P/public
-sig() { "$B/signet" -c "$CONF" "$@"; }
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
+it_demo_init
+PUB=$P/public
 ski() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' '; }
 aki() { openssl x509 -in "$1" -noout -ext authorityKeyIdentifier | tail -1 | tr -d ' ' | sed 's/^keyid://'; }
-leaf() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$1.key" -subj "/CN=$1.example.test" \
-  -addext "subjectAltName=DNS:$1.example.test" -out "$W/$1.csr" 2>/dev/null; }
+leaf() { csr "$1.example.test" "$1"; }
 keys() { sig hsm list 2>/dev/null | grep 'token=signet-online;' | sed 's/;id=[^;]*//' | sort || true; }
 
 sig ca create --name oroot --parent none --token online --type ec:P-256 --subject "CN=Online Root" >/dev/null
@@ -88,9 +80,9 @@ openssl req -in "$W/i1.csr" -noout -verify >/dev/null 2>&1 || fail "the rollover
 [ "$(openssl req -in "$W/i1.csr" -noout -subject)" = "$(openssl x509 -in "$W/i1.gen1" -noout -subject)" ] \
   || fail "the CSR's subject is not issuing-1's"
 cmp -s "$PUB/issuing-1.crt" "$W/i1.gen1" || fail "the CSR step replaced the certificate"
-printf '[ceremony]\noperation  = sign-subordinate\nca         = root\ncsr        = %s\nprofile    = subordinate-ca\nnot_before = %s\nnot_after  = %s\nout        = %s\n' \
-  "$W/i1.csr" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date -u -d "$(openssl x509 -in "$PUB/root.crt" -noout -enddate | cut -d= -f2) - 1 day" +%Y-%m-%dT00:00:00Z)" "$W/i1.new" >"$W/cer.conf"
-sig ceremony run "$W/cer.conf" --share "$(sh 1)" --share "$(sh 2)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "ceremony"; }
+sign_subordinate root "$W/i1.csr" "$W/i1.new" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  "$(date -u -d "$(openssl x509 -in "$PUB/root.crt" -noout -enddate | cut -d= -f2) - 1 day" +%Y-%m-%dT00:00:00Z)" >"$W/cer.conf"
+sig ceremony run "$W/cer.conf" --share "$(share 1)" --share "$(share 2)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "ceremony"; }
 if sig ca rollover --name issuing-1 --import-cert "$W/i1.gen1" >"$W/r8" 2>&1; then fail "imported the old certificate"; fi
 grep -q "not for the pending key" "$W/r8" || fail "wrong import: $(cat "$W/r8")"
 sig ca rollover --name issuing-1 --import-cert "$W/i1.new" >"$W/r9" 2>&1 || fail "import: $(cat "$W/r9")"
@@ -98,14 +90,11 @@ cmp -s "$PUB/issuing-1-previous.crt" "$W/i1.gen1" || fail "issuing-1-previous.cr
 cmp -s <(openssl x509 -in "$PUB/issuing-1.crt") <(openssl x509 -in "$W/i1.new") || fail "issuing-1.crt is not the ceremony's"
 
 # --- signetd issues under the new issuing-1 key
-TOKEN=$(cat "$P/clients/demo.token"); PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-leaf web
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' "$W/web.csr" >"$W/b.json"
+it_daemon_start --foreground
+leaf web; body "$W/web.csr" tls-server >"$W/b.json"
 st=$(curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   --data-binary @"$W/b.json" "$URL/v1/certificates")
-[ "$st" = 201 ] || { tail -5 "$W/d.log"; fail "signetd after the rollover answered $st: $(cat "$W/r.json")"; }
+[ "$st" = 201 ] || fail "signetd after the rollover answered $st: $(cat "$W/r.json")"
 python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["certificate"])' "$W/r.json" >"$W/web.crt"
 openssl verify -x509_strict -CAfile "$PUB/root.crt" -untrusted "$PUB/issuing-1.crt" "$W/web.crt" >/dev/null \
   || fail "signetd's certificate does not verify under the new issuing-1"

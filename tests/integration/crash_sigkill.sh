@@ -8,9 +8,8 @@
 # The scenario and its checks are tests/crash/crash_run.py; docs/crash-safety.md explains them.
 #   CRASH_SEED=N repeats a run's kill schedule; CRASH_SECONDS sets phase A's length (default 20).
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
+. "$(dirname "$0")/lib/common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-FAULT=$B/tests/faulthsm/libfaulthsm.so
 W=$(mktemp -d /tmp/signet-crash.XXXXXX)
 # on any exit: let the driver stop its signetd (SIGTERM, 5 s), then SIGKILL what is left
 cleanup() {
@@ -29,12 +28,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
-fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -x "$B/signetd" ] && [ -x "$B/signet" ] || fail "$B/signetd or $B/signet is not built"
 [ -f "$FAULT" ] || fail "$FAULT is not built (target faulthsm)"
 command -v mdb_dump >/dev/null || fail "mdb_dump (lmdb-utils) is not installed"
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
+it_demo_init
 seed=()
 [ -n "${CRASH_SEED:-}" ] && seed=(--seed "$CRASH_SEED")
 rc=0

@@ -4,29 +4,21 @@
 # problem+json 404, SIGTERM exits 0, and a wrong online PIN stops start-up with a clear message
 # after one login attempt (the daemon does not keep retrying the PIN).
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-CONF=$W/pki/signet.conf
+it_demo_init
 
-P=$(port)
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$P" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$P/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-body=$(curl -sS -w ' %{http_code}' "http://127.0.0.1:$P/healthz") || fail "no answer on /healthz"
+it_daemon_start --foreground
+body=$(curl -sS -w ' %{http_code}' "$URL/healthz") || fail "no answer on /healthz"
 [ "$body" = "ok
  200" ] || [ "$body" = "ok 200" ] || fail "/healthz said '$body', wanted 'ok' and 200"
 
-ct=$(curl -sS -o "$W/nf.json" -w '%{http_code} %{content_type}' "http://127.0.0.1:$P/no/such/thing")
+ct=$(curl -sS -o "$W/nf.json" -w '%{http_code} %{content_type}' "$URL/no/such/thing")
 [ "$ct" = "404 application/problem+json" ] || fail "unknown path answered '$ct'"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]==404 and d["type"]=="urn:signet:error:notFound", d' "$W/nf.json" \
   || fail "404 body is not the problem+json of SPEC.md"
-st=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$P/healthz")
+st=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$URL/healthz")
 [ "$st" = 405 ] || fail "POST /healthz answered $st, wanted 405"
 
 kill -TERM "$DPID"

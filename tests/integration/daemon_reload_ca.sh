@@ -7,32 +7,16 @@
 # returns, and /ca/issuing-2.pem serves the imported certificate). A changed CA in use is refused
 # on SIGHUP and issuance goes on as before.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-field() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1])).get(sys.argv[2],""))' "$W/r.json" "$1"; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
-sig() { "$B/signet" -c "$CONF" "$@"; }
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 150); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_demo_init
+it_daemon_start
 
 # issue NAME [CA]: POST a CSR for NAME under tls-server (and CA when given); prints the status
 issue() {
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$1.key" -subj "/CN=$1" \
-    -addext "subjectAltName=DNS:$1" -out "$W/$1.csr" 2>/dev/null
-  python3 -c 'import json,sys
-b={"csr":open(sys.argv[1]).read(),"profile":"tls-server"}
-if sys.argv[2]: b["ca"]=sys.argv[2]
-print(json.dumps(b))' "$W/$1.csr" "${2:-}" >"$W/$1.json"
+  csr "$1" "$1"
+  body "$W/$1.csr" tls-server "${2:-}" >"$W/$1.json"
   curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data-binary @"$W/$1.json" "$URL/v1/certificates"; }
 
@@ -40,18 +24,9 @@ print(json.dumps(b))' "$W/$1.csr" "${2:-}" >"$W/$1.json"
 sig ca create --name issuing-2 --parent root --token signet-online --type ec:P-256 \
   --subject "/CN=Signet Demo Issuing 2" --csr-out "$W/i2.csr" >"$W/o" 2>&1 || fail "ca create: $(cat "$W/o")"
 grep -q '^\[ca.issuing-2\]' "$CONF" || fail "ca create did not add [ca.issuing-2]"
-cat >"$W/cer.conf" <<CER
-[ceremony]
-operation  = sign-subordinate
-ca         = root
-csr        = $W/i2.csr
-profile    = subordinate-ca
-not_before = $(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
-not_after  = $(date -u -d '+3 years' +%Y-%m-%dT%H:00:00Z)
-out        = $W/i2.crt
-CER
+sign_subordinate root "$W/i2.csr" "$W/i2.crt" "$(utc_hour '+1 hour')" "$(utc_hour '+3 years')" >"$W/cer.conf"
 sig ceremony run "$W/cer.conf" --dry-run --plan-out "$W/plan" >"$W/o" 2>&1 || fail "dry run: $(cat "$W/o")"
-sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 1)" --share "$(sh 2)" >"$W/o" 2>&1 \
+sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 1)" --share "$(share 2)" >"$W/o" 2>&1 \
   || fail "ceremony: $(cat "$W/o")"
 sig ca import-cert --name issuing-2 --cert "$W/i2.crt" >"$W/o" 2>&1 || fail "import-cert: $(cat "$W/o")"
 

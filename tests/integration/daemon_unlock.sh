@@ -7,22 +7,11 @@
 # and outage) logs in again by itself with the credential it keeps, and issues again. The PIN
 # never appears in the log or in any process's command line.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-FAULT=$B/tests/faulthsm/libfaulthsm.so
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-[ -f "$FAULT" ] || fail "$FAULT is not built (target faulthsm)"
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
-# the online token through the fault-injecting module (it forwards to SoftHSM2)
-awk -v m="$FAULT" '/^\[token.online\]/{t=1} /^\[/{if(!/online/)t=0} t&&/^module/{$0="module = " m} {print}' \
-  "$CONF" >"$W/c" && mv "$W/c" "$CONF"
-grep -q "module = $FAULT" "$CONF" || fail "could not point [token.online] at the fault module"
+it_demo_init
+online_via_faulthsm "$CONF" "$CONF"
 export FAULTHSM_CONTROL=$W/fault.ctl
 
 # --- split the PIN the online token has now
@@ -61,10 +50,7 @@ printf 'wrong\n' >"$W/wrong.pass"; chmod 600 "$W/wrong.pass"
 start_refused "wrong passphrase for share 3" --unlock-with-shares "$(sh 1)" --unlock-with-shares "$W/u/share-3.share:$W/wrong.pass"
 
 # --- unlocked with shares 1 and 3
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --unlock-with-shares "$(sh 1)" --unlock-with-shares "$(sh 3)" \
-  </dev/null >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 150); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up"
+it_daemon_start --unlock-with-shares "$(sh 1)" --unlock-with-shares "$(sh 3)"
 grep -q "unlocked by custodians' shares: online: shares 1,3" "$W/d.log" || fail "no unlock line in the log"
 for p in $(pgrep -P "$DPID") "$DPID"; do
   tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$PIN" && fail "the PIN is on process $p's command line"
@@ -72,9 +58,7 @@ for p in $(pgrep -P "$DPID") "$DPID"; do
 done
 
 issue() { # issue NAME: POST a CSR for NAME, prints the HTTP status
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$1.key" -subj "/CN=$1" \
-    -addext "subjectAltName=DNS:$1" -out "$W/$1.csr" 2>/dev/null
-  python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server"}))' "$W/$1.csr" >"$W/$1.json"
+  csr "$1" "$1"; body "$W/$1.csr" tls-server >"$W/$1.json"
   curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data-binary @"$W/$1.json" "$URL/v1/certificates"; }
 st=$(issue a.example.test); [ "$st" = 201 ] || fail "issuance after the unlock answered $st: $(cat "$W/r.json")"

@@ -8,16 +8,9 @@
 # (openssl ocsp), the CRL verifies, lists the revocations and has a higher number, and issuance
 # resumes. Prints RTO (restore seconds) and RPO (acknowledged after the backup point and lost).
 set -euo pipefail
-B=${SIGNET_BUILD:-build}
-W=$(mktemp -d /tmp/signet-drill.XXXXXX)
-DPID=""; LPID=""
-cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-csr() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$2.key" \
-  -subj "/CN=$1" -addext "subjectAltName=DNS:$1" -out "$W/$2.csr" 2>/dev/null; }
-field() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1])).get(sys.argv[2],""))' "$1" "$2"; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir signet-drill
+LPID=""; it_kill_at_exit LPID
 # enroll NAME [keep]: issues a tls-server certificate; on 201 prints the serial (and with keep,
 # writes NAME.crt). Shell only on the load path: a python start costs more than an issuance here.
 enroll() { local n=$1
@@ -25,21 +18,17 @@ enroll() { local n=$1
   printf '{"profile":"tls-server","csr":"%s"}' "$(awk '{printf "%s\\n", $0}' "$W/$n.csr")" >"$W/$n.json"
   [ "$(curl -s -o "$W/$n.r" -w '%{http_code}' -H 'Expect:' -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' --data-binary @"$W/$n.json" "$URL/v1/certificates")" = 201 ] || return 1
-  [ -z "${2:-}" ] || field "$W/$n.r" certificate >"$W/$n.crt"
+  [ -z "${2:-}" ] || field certificate "$W/$n.r" >"$W/$n.crt"
   grep -o '"serial": *"[0-9a-f]*"' "$W/$n.r" | sed 's/.*"\([0-9a-f]*\)"$/\1/'; }
 revoke() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   --data-binary '{"reason":"keyCompromise"}' "$URL/v1/certificates/$1/revoke")" = 200 ]; }
-start() { PORT=$(port); URL=http://127.0.0.1:$PORT
-  "$B/signetd" -c "$P/signet.conf" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-  for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "signetd did not come up"; }
 crlnum() { curl -fsS "$URL/crl/issuing-1.crl" | openssl crl -inform DER -noout -crlnumber | sed 's/.*=//'; }
 ocsp() { openssl ocsp -issuer "$P/public/issuing-1.crt" -cert "$W/$1.crt" -url "$URL/ocsp" -CAfile "$W/cas.pem" \
   -no_nonce 2>&1 | grep "^$W/$1.crt:" | awk '{print $2}'; }
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; TOKEN=$(cat "$P/clients/demo.token"); cat "$P/public/root.crt" "$P/public/issuing-1.crt" >"$W/cas.pem"
-start
+it_demo_init
+cat "$P/public/root.crt" "$P/public/issuing-1.crt" >"$W/cas.pem"
+it_daemon_start --foreground
 
 # --- acknowledged before the backup: 24 issued, 6 of them revoked
 : >"$W/issued"; : >"$W/revoked"
@@ -73,7 +62,7 @@ t0=$(date +%s.%N)
 rto=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
 grep -q "activated by shares 1,3" "$W/rs.log" || fail "restore did not check the root with the shares: $(cat "$W/rs.log")"
 [ ! -e "$W/pki" ] || fail "restore wrote into the old directory"
-P=$W/pki2; start
+P=$W/pki2; CONF=$P/signet.conf; it_daemon_start --foreground
 show() { "$B/signet" -c "$P/signet.conf" cert show --ca issuing-1 --serial "$1" 2>&1; }
 
 # --- everything acknowledged before the backup is there

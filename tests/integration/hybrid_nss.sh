@@ -7,20 +7,12 @@
 # over HTTP, and the chain verifies with OpenSSL and GnuTLS. signetd refuses to start when a CA
 # on the offline root token would serve clients.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$W/d.log" ] && tail -5 "$W/d.log" >&2; exit 1; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 SOFTOKN=$(dpkg -L libnss3 2>/dev/null | grep '/libsoftokn3\.so$' | head -1 || true)
 [ -n "$SOFTOKN" ] && [ -f "$SOFTOKN" ] || { echo "SKIP: libsoftokn3.so (libnss3) not installed"; exit 0; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; TOKEN=$(cat "$P/clients/demo.token")
-sig() { "$B/signet" -c "$CONF" "$@"; }
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
+it_demo_init
 
 # the "cloud HSM": an NSS key database with a password, read by signet from a 0600 file
 mkdir -p "$P/hsm/nss"
@@ -46,30 +38,15 @@ grep -q 'key = pkcs11:token=NSS%20Certificate%20DB;object=cloud-1' <(sed 's/  */
 # module only wrapped under a trusted key (never in clear, never under an ordinary key)
 sig hsm list | grep -q 'token=NSS%20Certificate%20DB;object=cloud-1.*ec:P-256 private sensitive backup-wrap-only' \
   || fail "the NSS key is not listed as sensitive and backup-wrap-only: $(sig hsm list)"
-cat >"$W/cer.conf" <<CER
-[ceremony]
-operation  = sign-subordinate
-ca         = root
-csr        = $W/cloud.csr
-profile    = subordinate-ca
-not_before = $(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
-not_after  = $(date -u -d '+2 years' +%Y-%m-%dT%H:00:00Z)
-out        = $W/cloud-1.crt
-CER
+sign_subordinate root "$W/cloud.csr" "$W/cloud-1.crt" "$(utc_hour '+1 hour')" "$(utc_hour '+2 years')" >"$W/cer.conf"
 sig ceremony run "$W/cer.conf" --dry-run --plan-out "$W/plan" >"$W/dry.log" 2>&1 || { cat "$W/dry.log"; fail "dry run"; }
-sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(sh 2)" --share "$(sh 3)" >"$W/real.log" 2>&1 \
+sig ceremony run "$W/cer.conf" --plan "$W/plan" --share "$(share 2)" --share "$(share 3)" >"$W/real.log" 2>&1 \
   || { cat "$W/real.log"; fail "ceremony"; }
 [ "$(grep -o 'TBS SHA-256: .*' "$W/dry.log")" = "$(grep -o 'TBS SHA-256: .*' "$W/real.log")" ] || fail "dry run and real run differ"
 sig ca import-cert --name cloud-1 --cert "$W/cloud-1.crt" >/dev/null || fail "import-cert into the NSS-backed CA"
 
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$URL/healthz" >/dev/null || fail "signetd did not come up with the NSS module"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/l.key" -subj /CN=www.example.test \
-  -addext subjectAltName=DNS:www.example.test -out "$W/l.csr" 2>/dev/null
-python3 -c 'import json,sys;print(json.dumps({"csr":open(sys.argv[1]).read(),"profile":"tls-server","ca":"cloud-1"}))' \
-  "$W/l.csr" >"$W/req.json"
+it_daemon_start --foreground
+csr www.example.test l; body "$W/l.csr" tls-server cloud-1 >"$W/req.json"
 st=$(curl -s -o "$W/r.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   --data-binary @"$W/req.json" "$URL/v1/certificates")
 [ "$st" = 201 ] || fail "enrollment under cloud-1 answered $st: $(cat "$W/r.json")"

@@ -8,20 +8,12 @@
 # each serial is answered (and verifies) under the generation that issued it, by a responder
 # certificate of that generation; asked under the other generation's issuer it is unauthorized.
 set -euo pipefail
-B=$(cd "${SIGNET_BUILD:-build}" && pwd)
-W=$(mktemp -d /tmp/signet-it.XXXXXX)
-DPID=""
-cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib/common.sh"
+it_workdir
 
-"$B/signet" demo init "$W/pki" >"$W/demo.log" 2>&1 || { cat "$W/demo.log"; fail "demo init"; }
-P=$W/pki; CONF=$P/signet.conf; PUB=$P/public
-sig() { "$B/signet" -c "$CONF" "$@"; }
-sh() { echo "$P/custodians/share-$1.share:$P/custodians/share-$1.pass"; }
-leaf() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/$1.key" -subj "/CN=$1.example.test" \
-  -addext "subjectAltName=DNS:$1.example.test" -out "$W/$1.csr" 2>/dev/null
+it_demo_init
+PUB=$P/public
+leaf() { csr "$1.example.test" "$1"
   sig issue --ca issuing-1 --profile tls-server --csr "$W/$1.csr" --out "$W/$1.crt" >/dev/null || fail "issue $1"; }
 serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 crlpem() { openssl crl -inform DER -in "$1" -out "$2" 2>/dev/null || fail "$1 is not a DER CRL"; }
@@ -36,9 +28,9 @@ n0=$(crlnum "$PUB/crl/issuing-1.crl")
 # --- rollover of issuing-1 (offline parent: CSR, ceremony, import)
 cp "$PUB/issuing-1.crt" "$W/i1.gen1"
 sig ca rollover --name issuing-1 --csr-out "$W/i1.csr" >"$W/r1" 2>&1 || fail "CSR: $(cat "$W/r1")"
-printf '[ceremony]\noperation  = sign-subordinate\nca         = root\ncsr        = %s\nprofile    = subordinate-ca\nnot_before = %s\nnot_after  = %s\nout        = %s\n' \
-  "$W/i1.csr" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date -u -d "$(openssl x509 -in "$PUB/root.crt" -noout -enddate | cut -d= -f2) - 1 day" +%Y-%m-%dT00:00:00Z)" "$W/i1.new" >"$W/cer.conf"
-sig ceremony run "$W/cer.conf" --share "$(sh 1)" --share "$(sh 2)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "ceremony"; }
+sign_subordinate root "$W/i1.csr" "$W/i1.new" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  "$(date -u -d "$(openssl x509 -in "$PUB/root.crt" -noout -enddate | cut -d= -f2) - 1 day" +%Y-%m-%dT00:00:00Z)" >"$W/cer.conf"
+sig ceremony run "$W/cer.conf" --share "$(share 1)" --share "$(share 2)" >"$W/cer.log" 2>&1 || { cat "$W/cer.log"; fail "ceremony"; }
 sig ca rollover --name issuing-1 --import-cert "$W/i1.new" >"$W/r2" 2>&1 || fail "import: $(cat "$W/r2")"
 sed -n '/^\[ca.issuing-1\]/,/^\[/p' "$CONF" >"$W/sec"
 grep -Eq '^previous_crl_url *= *http://127.0.0.1:8080/crl/issuing-1.crl$' "$W/sec" || fail "no previous_crl_url: $(cat "$W/sec")"
@@ -85,9 +77,7 @@ crlpem "$PUB/crl/issuing-1.crl" "$W/prev2.pem"
 r=$(verify "$W/old.crt" "$PUB/issuing-1-previous.crt" "$W/prev2.pem"); echo "$r" | grep -q "certificate revoked" || fail "old after 2nd cycle: $r"
 
 # --- signetd serves both generations' CRLs
-PORT=$(port); URL=http://127.0.0.1:$PORT
-"$B/signetd" -c "$CONF" --listen "127.0.0.1:$PORT" --foreground >"$W/d.log" 2>&1 & DPID=$!
-for _ in $(seq 1 100); do curl -fsS "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+it_daemon_start --foreground
 curl -fsS "$URL/crl/issuing-1.crl" -o "$W/s1.crl" || fail "GET issuing-1.crl"
 curl -fsS "$URL/crl/issuing-1-g2.crl" -o "$W/s2.crl" || fail "GET issuing-1-g2.crl"
 openssl crl -inform DER -in "$W/s1.crl" -noout -CAfile "$PUB/issuing-1-previous.crt" 2>&1 | grep -q "verify OK" || fail "served previous CRL"
