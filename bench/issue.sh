@@ -207,6 +207,7 @@ run_wrk "$tmp/warm.c" "$curl_" "$tmp/cfssl.json" "" "$warmup"
 # store contents and commit counters before the measured runs
 metric() { curl -s "http://127.0.0.1:$sport/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 commits0=$(metric signet_store_commits_total)
+ocsp0=$(metric signet_ocsp_signed_total)
 count0=$("$build/signet" -c "$conf" cert list --ca issuing-1 --status issued | wc -l)
 
 echo "== measured: $rounds rounds of ${seconds}s per server, alternating; wrk $threads threads," \
@@ -260,6 +261,18 @@ read -r c_ok c_bad c_err c_rate c_p50 c_p99 <<<"$(total cfssl)"
 commits1=$(metric signet_store_commits_total)
 batch_max=$(metric signet_store_commit_batch_max)
 
+# Each certificate's OCSP responses (SHA-1 and SHA-256 CertIDs; signet_ocsp_signed_total counts
+# certificates) are signed by signetd's refresher thread, which may fall behind while the rounds
+# run: how far, and how long it took to catch up.
+ocsp1=$(metric signet_ocsp_signed_total)
+t0=$(date +%s)
+while [ "$(metric signet_ocsp_signed_total)" -lt $((ocsp0 + s_ok)) ] &&
+  [ $(($(date +%s) - t0)) -lt 300 ]; do
+  sleep 1
+done
+catchup=$(($(date +%s) - t0))
+ocsp2=$(metric signet_ocsp_signed_total)
+
 # stop signetd (SIGTERM finishes what is in flight), then count what the store holds
 kill "$signetd_pid"
 wait "$signetd_pid" || die "signetd did not exit 0 on SIGTERM"
@@ -293,6 +306,29 @@ if [ "$stored" -lt "$s_ok" ] || [ "$stored" -gt $((s_ok + inflight)) ]; then
 fi
 if [ "$c_bad" -ne 0 ] || [ "$c_err" -ne 0 ]; then
   echo "note: cfssl answered $c_bad non-2xx responses, $c_err socket errors (not counted as certs)"
+fi
+
+echo "OCSP: the responses of $((ocsp1 - ocsp0)) certificates were pre-signed during the measured" \
+  "rounds, of $((ocsp2 - ocsp0)) ${catchup}s after the last round (wrk counted $s_ok certificates)"
+
+# The floor: the cryptography one issuance needs at the least, on this machine, in this run
+# (bench_sign --issue-floor; see bench/sign.c issue_once), without HTTP, policy, encoding or store.
+if [ -x "$build/bench/bench_sign" ]; then
+  "$build/bench/bench_sign" --issue-floor --seconds 3 >"$tmp/floor.out" 2>&1 ||
+    { cat "$tmp/floor.out" >&2; die "bench_sign --issue-floor failed"; }
+  fl() { awk -v p="$1" -v m="$2" '$1 == "MEASURE" && $3 == "path=" p && $4 == "mode=" m {
+      sub("rate=", "", $5); print $5}' "$tmp/floor.out"; }
+  echo
+  echo "== the floor: CSR signature verified, then for the certificate and its OCSP response a"
+  echo "   throwaway-key signature and a SoftHSM signature verified by hsm_sign; nothing else"
+  for p in issue issue-cert; do
+    awk -v n="$p" -v a="$(fl "$p" 1t)" -v b="$(fl "$p" 2p)" -v c="$c_rate" 'BEGIN {
+        printf "%-32s %7d/s 1 thread %7d/s 2 processes = %.2fx cfssl\n",
+          (n == "issue" ? "certificate and OCSP response" : "certificate alone"), a, b,
+          (c > 0 ? b / c : 0)}'
+  done
+else
+  echo "(the floor needs $build/bench/bench_sign: cmake --build $build --target bench_sign)"
 fi
 
 if [ -f "$tmp/perf.data" ]; then

@@ -142,7 +142,7 @@ static void render_ocsp_ca(struct ca_ctx *ca, struct evbuffer *buf)
         buf,
         "# HELP signet_ocsp_responders CAs with a delegated OCSP responder.\n"
         "# TYPE signet_ocsp_responders gauge\nsignet_ocsp_responders %llu\n"
-        "# HELP signet_ocsp_signed_total Pre-signed OCSP responses made.\n"
+        "# HELP signet_ocsp_signed_total Certificates whose pre-signed OCSP responses were made.\n"
         "# TYPE signet_ocsp_signed_total counter\nsignet_ocsp_signed_total %llu\n"
         "# TYPE signet_ocsp_sign_failures_total counter\nsignet_ocsp_sign_failures_total %llu\n"
         "# HELP signet_ocsp_overdue Responses past half their validity, not refreshed.\n"
