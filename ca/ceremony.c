@@ -304,6 +304,7 @@ static enum signet_err tbs_input(struct ca_ctx *ctx, const struct cer *c, struct
     } else {
         in->subject = policy_decision_subject(s->dec);
         in->pub = policy_csr_key(s->req);
+        in->csr = s->req;
     }
     return SIGNET_OK;
 }

@@ -11,12 +11,13 @@
 
 /* What a signing ceremony (sign-subordinate, cross-sign) makes a TBS from. */
 struct cer_tbs_in {
-    struct ca_ent *ca;                         /* the signing CA */
-    const struct policy_profile *prof;         /* extensions, key rules */
-    const X509_NAME *subject;                  /* subject to certify */
-    EVP_PKEY *pub;                             /* key to certify (borrowed) */
-    int64_t not_before, not_after;             /* from the ceremony file */
-    int64_t planned;                           /* when the TBS was planned (the dry run's time) */
+    struct ca_ent *ca;                 /* the signing CA */
+    const struct policy_profile *prof; /* extensions, key rules */
+    const X509_NAME *subject;          /* subject to certify */
+    EVP_PKEY *pub;                     /* key to certify (borrowed) */
+    const struct policy_csr *csr;      /* when from a CSR: its SPKI is certified as it stands */
+    int64_t not_before, not_after;     /* from the ceremony file */
+    int64_t planned;                   /* when the TBS was planned (the dry run's time) */
     unsigned char serial[CEREMONY_SERIAL_LEN]; /* fixed by the caller (fresh or the plan's) */
 };
 

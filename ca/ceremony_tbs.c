@@ -116,7 +116,7 @@ static int set_fields(X509 *x, const struct cer_tbs_in *in)
     int ok = ai != NULL && X509_set_serialNumber(x, ai) && X509_set_version(x, X509_VERSION_3) &&
              X509_set_subject_name(x, in->subject) &&
              X509_set_issuer_name(x, X509_get_subject_name(in->ca->cert)) &&
-             X509_set_pubkey(x, in->pub) &&
+             (in->csr != NULL ? policy_csr_copy_spki(in->csr, x) : X509_set_pubkey(x, in->pub)) &&
              ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before(in)) &&
              ASN1_TIME_set(X509_getm_notAfter(x), (time_t)in->not_after);
 

@@ -6,7 +6,9 @@
  */
 #include "internal.h"
 
+#include <openssl/err.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +62,12 @@ static long parse_serial(const char *hex, unsigned char out[STORE_SERIAL_MAX])
 
 /*
  * The SHA-256 of the SubjectPublicKeyInfo inside a certificate or a TBSCertificate (a PENDING
- * record holds the TBS): the 7th element of the TBS, or the 6th without the [0] version.
- * 1 = ok.
+ * record holds the TBS): the 7th element of the TBS, or the 6th without the [0] version; and in
+ * canon that of the same key in its usual encoding (policy_spki_sha256: EC points uncompressed),
+ * equal to out for most keys. 1 = ok.
  */
-static int spki_hash(const unsigned char *der, size_t len, unsigned char out[STORE_SPKI_HASH])
+static int spki_hash(const unsigned char *der, size_t len, unsigned char out[STORE_SPKI_HASH],
+                     unsigned char canon[STORE_SPKI_HASH])
 {
     const unsigned char *p = der, *end = der + len, *el;
     long n;
@@ -84,7 +88,14 @@ static int spki_hash(const unsigned char *der, size_t len, unsigned char out[STO
         if (i == 0 && cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0)
             i = -1, el = NULL; /* the version: count from the serial */
         if (i == 5) {
+            const unsigned char *q = el;
+            EVP_PKEY *pk = d2i_PUBKEY(NULL, &q, (long)(p - el));
+            int ok = pk != NULL && policy_spki_sha256(pk, canon);
             SHA256(el, (size_t)(p - el), out);
+            if (!ok) /* a key OpenSSL cannot read has no other form to block */
+                memcpy(canon, out, STORE_SPKI_HASH);
+            EVP_PKEY_free(pk);
+            ERR_clear_error();
             return 1;
         }
     }
@@ -150,7 +161,7 @@ static enum signet_err rv_fn(struct store_txn *txn, void *arg, char *detail)
     struct rv_arg *a = arg;
     struct store_cert *c = NULL;
     struct store_revoked r;
-    unsigned char h[STORE_SPKI_HASH];
+    unsigned char h[STORE_SPKI_HASH], canon[STORE_SPKI_HASH];
     char object[256], why[STORE_BLOCK_REASON_MAX];
     enum signet_err err;
 
@@ -179,7 +190,7 @@ static enum signet_err rv_fn(struct store_txn *txn, void *arg, char *detail)
                                detail)) != SIGNET_OK)
         goto out;
     if (a->req->reason == CRL_REASON_KEY_COMPROMISE) {
-        if (!spki_hash(c->der, c->der_len, h)) {
+        if (!spki_hash(c->der, c->der_len, h, canon)) {
             sg_detail(detail,
                       "certificate %s of CA %s: its key cannot be read from the record, "
                       "so it cannot be blocked; nothing changed",
@@ -189,6 +200,10 @@ static enum signet_err rv_fn(struct store_txn *txn, void *arg, char *detail)
         }
         snprintf(why, sizeof(why), "keyCompromise: serial %s of %s", a->hex, a->ca_name);
         err = store_txn_blocked_key_put(txn, h, a->now, why, detail);
+        /* the same key in its usual encoding, if the certificate has another (a compressed
+         * point): policy checks both forms of a requested key */
+        if (err == SIGNET_OK && memcmp(h, canon, sizeof(h)) != 0)
+            err = store_txn_blocked_key_put(txn, canon, a->now, why, detail);
     }
 out:
     store_cert_free(c);

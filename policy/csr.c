@@ -134,7 +134,8 @@ out:
     return ok;
 }
 
-/* clang-format off: OpenSSL's template macros */
+/* OpenSSL's template macros, as OpenSSL lays them out */
+/* clang-format off */
 
 /* SubjectPublicKeyInfo, RFC 5280 4.1: read without decoding the key. */
 typedef struct {
@@ -182,20 +183,16 @@ ASN1_SEQUENCE(SG_CSR) =
 
     /* clang-format on */
 
-    /* An EC public key on a named curve, imported from its parameters. NULL when not one. */
+    /* An EC public key on a named curve, imported from its parameters. NULL when it is not one. */
     static EVP_PKEY
-    * ec_named(const SG_SPKI *spki)
+    * ec_named(const SG_SPKI *spki, int curve_nid)
 {
-    const ASN1_OBJECT *aobj;
-    const void *pval;
-    const char *curve;
-    int ptype;
+    const char *curve = OSSL_EC_curve_nid2name(curve_nid);
     OSSL_PARAM params[3];
     EVP_PKEY_CTX *pctx = NULL;
     EVP_PKEY *pk = NULL;
 
-    X509_ALGOR_get0(&aobj, &ptype, &pval, spki->alg);
-    if (ptype != V_ASN1_OBJECT || (curve = OSSL_EC_curve_nid2name(OBJ_obj2nid(pval))) == NULL)
+    if (curve == NULL)
         return NULL;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve, 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, spki->bits->data,
@@ -211,29 +208,70 @@ ASN1_SEQUENCE(SG_CSR) =
 
 /*
  * The public key of the SubjectPublicKeyInfo: EC on a named curve and Ed25519 imported from
- * their parameters, anything else through OpenSSL's decoder. NULL when it does not parse.
+ * their parameters, anything else through OpenSSL's decoder. The algorithm's parameters must be
+ * what its RFC says (OpenSSL's decoders ignore some, and a certificate must not carry them).
+ * NULL with why (a phrase) when the key is not acceptable.
  */
-static EVP_PKEY *spki_key(SG_SPKI *spki)
+static EVP_PKEY *spki_key(SG_SPKI *spki, char *why)
 {
-    int nid = OBJ_obj2nid(spki->alg->algorithm);
+    int nid = OBJ_obj2nid(spki->alg->algorithm), ptype;
+    const ASN1_OBJECT *aobj;
+    const void *pval;
     unsigned char *der = NULL;
     const unsigned char *p;
     int len;
     EVP_PKEY *pk = NULL;
 
+    X509_ALGOR_get0(&aobj, &ptype, &pval, spki->alg);
     /* a key is whole octets: no unused bits in its BIT STRING */
-    if ((spki->bits->flags & ASN1_STRING_FLAG_BITS_LEFT) && (spki->bits->flags & 0x07))
+    if ((spki->bits->flags & ASN1_STRING_FLAG_BITS_LEFT) && (spki->bits->flags & 0x07)) {
+        sg_detail(why, "its public key BIT STRING has unused bits");
         return NULL;
-    if (nid == NID_X9_62_id_ecPublicKey && (pk = ec_named(spki)) != NULL)
-        return pk;
-    if (nid == NID_ED25519 && spki->alg->parameter == NULL)
-        return EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, spki->bits->data,
-                                              (size_t)spki->bits->length);
+    }
+    switch (nid) {
+    case NID_rsaEncryption:
+        if (ptype != V_ASN1_NULL) {
+            sg_detail(why, "rsaEncryption parameters must be NULL (RFC 3279 2.3.1)");
+            return NULL;
+        }
+        break;
+    case NID_X9_62_id_ecPublicKey:
+        if (ptype != V_ASN1_OBJECT && ptype != V_ASN1_SEQUENCE) {
+            sg_detail(why, "id-ecPublicKey parameters must name the curve (RFC 5480 2.1.1)");
+            return NULL;
+        }
+        if (spki->bits->length < 2 || spki->bits->data[0] == 0x00) {
+            sg_detail(why, "its EC point is the point at infinity, not a public key");
+            return NULL;
+        }
+        if (ptype == V_ASN1_OBJECT && (pk = ec_named(spki, OBJ_obj2nid(pval))) != NULL)
+            return pk;
+        break; /* explicit parameters or an unknown curve: the decoder, then policy, judge */
+    case NID_ED25519:
+    case NID_ED448:
+        if (ptype != V_ASN1_UNDEF) {
+            sg_detail(why, "EdDSA key parameters must be absent (RFC 8410 3)");
+            return NULL;
+        }
+        if (nid == NID_ED25519)
+            pk = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, spki->bits->data,
+                                                (size_t)spki->bits->length);
+        if (pk != NULL)
+            return pk;
+        break;
+    default:
+        if (ptype == V_ASN1_BOOLEAN) { /* no key algorithm has a BOOLEAN parameter */
+            sg_detail(why, "its key algorithm has a BOOLEAN parameter");
+            return NULL;
+        }
+    }
     if ((len = ASN1_item_i2d((ASN1_VALUE *)spki, &der, ASN1_ITEM_rptr(SG_SPKI))) > 0) {
         p = der;
         pk = d2i_PUBKEY(NULL, &p, len);
     }
     OPENSSL_free(der);
+    if (pk == NULL)
+        sg_detail(why, "its public key does not parse");
     return pk;
 }
 
@@ -243,6 +281,8 @@ void policy_csr_free(struct policy_csr *c)
         return;
     X509_NAME_free(c->subject);
     EVP_PKEY_free(c->pub);
+    X509_ALGOR_free(c->sig_alg);
+    OPENSSL_free(c->spki_der);
     X509_ALGOR_free(c->spki_alg);
     ASN1_BIT_STRING_free(c->spki_bits);
     sk_X509_ATTRIBUTE_pop_free(c->attrs, X509_ATTRIBUTE_free);
@@ -277,7 +317,7 @@ int policy_csr_copy_spki(const struct policy_csr *c, X509 *cert)
     int ptype = V_ASN1_UNDEF, len = c->spki_bits->length;
 
     X509_ALGOR_get0(&aobj, &ptype, &pval, c->spki_alg);
-    if (dst == NULL || len <= 0 || (obj = OBJ_dup(aobj)) == NULL ||
+    if (dst == NULL || len <= 0 || ptype == V_ASN1_BOOLEAN || (obj = OBJ_dup(aobj)) == NULL ||
         (enc = OPENSSL_memdup(c->spki_bits->data, (size_t)len)) == NULL)
         goto fail;
     if (ptype == V_ASN1_OBJECT)
@@ -306,6 +346,7 @@ enum signet_err policy_csr_parse(const unsigned char *buf, size_t len, struct po
     unsigned char *der = NULL;
     const unsigned char *p;
     long dlen = (long)len;
+    int slen;
     char why[SIGNET_DETAIL_MAX] = "";
     enum signet_err rc = SIGNET_E_BADCSR;
 
@@ -347,16 +388,27 @@ enum signet_err policy_csr_parse(const unsigned char *buf, size_t len, struct po
         goto out;
     c->der_len = (size_t)dlen;
     rc = SIGNET_E_BADCSR;
-    if ((c->pub = spki_key(req->info->spki)) == NULL ||
-        ASN1_item_verify(ASN1_ITEM_rptr(SG_CSR_INFO), req->sig_alg, req->sig, req->info, c->pub) !=
-            1) {
-        sg_detail(detail, "CSR: %s (no proof of possession, RFC 2986); make the CSR again",
-                  c->pub ? "its signature does not verify with its own public key"
-                         : "its public key does not parse");
+    if ((c->pub = spki_key(req->info->spki, why)) == NULL) {
+        sg_detail(detail, "CSR: %s; make the CSR again with a supported key", why);
         goto out;
     }
+    if (ASN1_item_verify(ASN1_ITEM_rptr(SG_CSR_INFO), req->sig_alg, req->sig, req->info, c->pub) !=
+        1) {
+        sg_detail(detail, "CSR: its signature does not verify with its own public key (no proof "
+                          "of possession, RFC 2986); make the CSR again");
+        goto out;
+    }
+    /* the SPKI as it will be certified (policy_csr_copy_spki): what a keyCompromise blocks */
+    rc = SIGNET_E_NOMEM;
+    if ((slen = ASN1_item_i2d((ASN1_VALUE *)req->info->spki, &c->spki_der,
+                              ASN1_ITEM_rptr(SG_SPKI))) <= 0)
+        goto out;
+    c->spki_der_len = (size_t)slen;
+    rc = SIGNET_E_BADCSR;
     /* the parts policy reads move from the parsed request to the result */
     c->sig_nid = OBJ_obj2nid(req->sig_alg->algorithm);
+    c->sig_alg = req->sig_alg;
+    req->sig_alg = NULL;
     c->subject = req->info->subject;
     req->info->subject = NULL;
     c->spki_alg = req->info->spki->alg;

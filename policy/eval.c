@@ -8,6 +8,8 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,35 @@ static void eval_signature(const struct policy_csr *req, struct policy_decision 
     int sig = req->sig_nid, md = NID_undef, pk = NID_undef;
     const char *name = OBJ_nid2ln(sig);
 
+    if (sig == NID_rsassaPss) {
+        /* RFC 4055 3.1: the hash and MGF1's hash are parameters, both SHA-1 when absent */
+        RSA_PSS_PARAMS *pss =
+            req->sig_alg->parameter != NULL
+                ? ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), req->sig_alg->parameter)
+                : NULL;
+        int mgf = NID_sha1;
+        md = NID_sha1;
+        if (pss != NULL && pss->hashAlgorithm != NULL)
+            md = OBJ_obj2nid(pss->hashAlgorithm->algorithm);
+        if (pss != NULL && pss->maskHash != NULL)
+            mgf = OBJ_obj2nid(pss->maskHash->algorithm);
+        if (pss == NULL && req->sig_alg->parameter != NULL)
+            md = NID_undef;
+        else if (md != NID_sha1 && mgf == NID_sha1)
+            md = NID_sha1; /* a broken hash in MGF1 is as bad */
+        RSA_PSS_PARAMS_free(pss);
+        if (md == NID_undef)
+            pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name,
+                        "RSASSA-PSS parameters that do not parse");
+        else if (md == NID_sha1 || md == NID_md5)
+            pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name,
+                        "RSASSA-PSS with %s, a broken hash; sign the CSR with SHA-256 or better",
+                        OBJ_nid2sn(md));
+        else
+            pol_verdict(d, SIGNET_OK, "csr.signature", name, "allowed");
+        ERR_clear_error();
+        return;
+    }
     if (!OBJ_find_sigid_algs(sig, &md, &pk))
         pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name ? name : "unknown",
                     "an unknown signature algorithm");
@@ -103,12 +134,24 @@ static void eval_key(const struct policy_profile *p, const struct policy_csr *re
     pol_verdict(d, SIGNET_OK, "key", desc, "allowed");
     if (opts == NULL || opts->key_blocked == NULL)
         return;
-    if (!policy_spki_sha256(pub, h)) {
-        pol_verdict(d, SIGNET_E_BADKEY, "key.blocked", "", "the key does not encode");
-        return;
+    /*
+     * The key as it would be certified (what a keyCompromise revocation blocks), and, when that
+     * is another encoding of the point (compressed, hybrid), the key in its usual form: the same
+     * key must not come back in another encoding.
+     */
+    SHA256(req->spki_der, req->spki_der_len, h);
+    blocked = opts->key_blocked(h, opts->key_blocked_arg);
+    if (blocked == 0) {
+        unsigned char canon[POLICY_SPKI_HASH];
+        if (!policy_spki_sha256(pub, canon)) {
+            pol_verdict(d, SIGNET_E_BADKEY, "key.blocked", "", "the key does not encode");
+            return;
+        }
+        if (memcmp(canon, h, sizeof(h)) != 0 &&
+            (blocked = opts->key_blocked(canon, opts->key_blocked_arg)) != 0)
+            memcpy(h, canon, sizeof(h));
     }
     sg_hex_encode(h, sizeof(h), hex);
-    blocked = opts->key_blocked(h, opts->key_blocked_arg);
     if (blocked > 0)
         pol_verdict(d, SIGNET_E_BADKEY, "key.blocked", hex,
                     "this key (SPKI SHA-256 %s) is in the blocked-key table; make a new key", hex);

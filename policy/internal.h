@@ -197,7 +197,10 @@ struct policy_csr {
     ASN1_BIT_STRING *spki_bits;
     STACK_OF(X509_ATTRIBUTE) * attrs; /* may be NULL: no attributes */
     int sig_nid;                      /* the self-signature's algorithm */
-    unsigned char *der;               /* the request as received */
+    X509_ALGOR *sig_alg;              /* ... with its parameters (RSASSA-PSS hashes) */
+    unsigned char *spki_der; /* spki_alg + spki_bits as certified (what keyCompromise blocks) */
+    size_t spki_der_len;
+    unsigned char *der; /* the request as received */
     size_t der_len;
 };
 

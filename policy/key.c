@@ -240,15 +240,16 @@ enum signet_err policy_check_key(const struct policy_profile *p, EVP_PKEY *pub, 
 
 /*
  * The SubjectPublicKeyInfo DER of an EC key on a named curve or of an Ed25519 key, built from
- * the key's parameters with the ASN.1 templates: the same bytes as i2d_PUBKEY (RFC 5480 2, RFC
- * 8410 4; EC points in uncompressed form only), without a trip through OpenSSL 3's
- * encoder framework, which costs more than the rest of the policy check. Other keys: -1, and
- * the caller uses i2d_PUBKEY. Returns the length (*der to OPENSSL_free) or -1.
+ * the key's parameters with the ASN.1 templates: the bytes of i2d_PUBKEY (RFC 5480 2, RFC 8410
+ * 4) with the EC point always uncompressed, so that one key has one hash whatever form it came
+ * in, and without a trip through OpenSSL 3's encoder framework, which costs more than the rest
+ * of the policy check. Other keys: -1, and the caller uses i2d_PUBKEY. Returns the length
+ * (*der to OPENSSL_free) or -1.
  */
 static int spki_der_fast(EVP_PKEY *pub, unsigned char **der)
 {
     unsigned char pt[256], *enc = NULL;
-    char group[64], form[32] = "";
+    char group[64];
     size_t len = 0;
     int nid = NID_undef, n = -1;
     X509_PUBKEY *pk = NULL;
@@ -258,16 +259,22 @@ static int spki_der_fast(EVP_PKEY *pub, unsigned char **der)
         if (EVP_PKEY_get_raw_public_key(pub, pt, &len) != 1)
             return -1;
     } else if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_EC) {
-        if (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                           NULL) != 1 ||
-            (nid = OBJ_sn2nid(group)) == NID_undef ||
-            EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form,
-                                           sizeof(form), NULL) != 1 ||
-            strcmp(form, "uncompressed") != 0 ||
-            EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
-                                            &len) != 1 ||
-            len == 0 || pt[0] != 0x04)
-            return -1; /* other point forms: i2d_PUBKEY, which keeps the key's own */
+        /* the point uncompressed, whatever form the key came in: 04 || x || y */
+        BIGNUM *x = NULL, *y = NULL;
+        int flen = (EVP_PKEY_get_bits(pub) + 7) / 8, ok;
+        ok = EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                            NULL) == 1 &&
+             (nid = OBJ_sn2nid(group)) != NID_undef && flen > 0 &&
+             (size_t)(1 + 2 * flen) <= sizeof(pt) &&
+             EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
+             EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1 &&
+             BN_bn2binpad(x, pt + 1, flen) == flen && BN_bn2binpad(y, pt + 1 + flen, flen) == flen;
+        BN_free(x);
+        BN_free(y);
+        if (!ok)
+            return -1;
+        pt[0] = 0x04;
+        len = (size_t)(1 + 2 * flen);
     } else {
         return -1;
     }

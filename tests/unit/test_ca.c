@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -347,6 +348,69 @@ static void test_blocked_key_refused(void **state)
     free(csr);
 }
 
+/* A PEM CSR for k (its point in k's current form) naming cn as CN and DNS SAN. Caller frees. */
+static char *csr_for(EVP_PKEY *k, const char *cn)
+{
+    X509_REQ *req = X509_REQ_new();
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    char san[96];
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem, *data;
+    long n;
+
+    snprintf(san, sizeof(san), "DNS:%s", cn);
+    assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+                                           (const unsigned char *)cn, -1, -1, 0));
+    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
+    assert_true(X509_REQ_add_extensions(req, exts));
+    assert_true(X509_REQ_set_pubkey(req, k));
+    assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+    assert_true(PEM_write_bio_X509_REQ(b, req));
+    n = BIO_get_mem_data(b, &data);
+    pem = strndup(data, (size_t)n);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    X509_REQ_free(req);
+    BIO_free(b);
+    return pem;
+}
+
+/*
+ * keyCompromise blocks the key whatever its encoding: a certificate issued for a compressed
+ * point, revoked for keyCompromise, refuses the same CSR and a CSR with the point uncompressed.
+ */
+static void test_compressed_key_revoked(void **state)
+{
+    struct ca_ctx *ctx = *state;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    struct ca_issued *r = NULL;
+    char detail[SIGNET_DETAIL_MAX] = "", *compressed, *plain;
+    struct ca_revoke_request rr = {0};
+
+    assert_non_null(k);
+    plain = csr_for(k, "z.example.test");
+    assert_true(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                               "compressed"));
+    compressed = csr_for(k, "z.example.test");
+    assert_int_equal(issue(ctx, "tls-server", compressed, &r, detail), SIGNET_OK);
+    {
+        X509 *x = cert_of(r); /* certified as it came: 33 bytes, not 65 */
+        ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+        assert_int_equal(ASN1_STRING_length(bits), 33);
+        X509_free(x);
+    }
+    rr.ca = "issuing-1";
+    rr.serial_hex = r->serial;
+    rr.reason = CRL_REASON_KEY_COMPROMISE;
+    rr.requester = "unit";
+    assert_int_equal(ca_revoke(ctx, &rr, NULL, detail), SIGNET_OK);
+    ca_issued_free(r);
+    refused(ctx, "tls-server", compressed, SIGNET_E_BADKEY, "block");
+    refused(ctx, "tls-server", plain, SIGNET_E_BADKEY, "block");
+    free(compressed);
+    free(plain);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manual_approval_queued, setup, pkifix_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_issuer_path_len, setup, pkifix_ctx_teardown),
         cmocka_unit_test_setup_teardown(test_blocked_key_refused, setup, pkifix_ctx_teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_key_revoked, setup, pkifix_ctx_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -8,6 +8,8 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +447,8 @@ static X509_REQ *make_req(EVP_PKEY *k, const char *subj, const char *const *exts
     return req;
 }
 
+static int blocked_cb(const unsigned char h[POLICY_SPKI_HASH], void *arg);
+
 /* The DER of a CSR for k with one subject CN, signed by k. Caller frees. */
 static int csr_der(EVP_PKEY *k, unsigned char **der)
 {
@@ -466,7 +470,9 @@ static int csr_der(EVP_PKEY *k, unsigned char **der)
  * The parser's keys: EC on a named curve (uncompressed and compressed points) and Ed25519 are
  * imported from their parameters, RSA goes through OpenSSL's decoder; each must be the key the
  * CSR was made with, the DER is kept as received and the SPKI copied into a certificate as it
- * stands. A key BIT STRING with unused bits, and a signature made by another key, are refused.
+ * stands. Blocking the certificate's SPKI (what a keyCompromise revocation does) refuses the key,
+ * and so does blocking its usual (uncompressed) form. A key BIT STRING with unused bits, and a
+ * signature made by another key, are refused.
  */
 static void test_csr_keys(void **state)
 {
@@ -478,8 +484,9 @@ static void test_csr_keys(void **state)
         {"ED25519", NULL, 0}, {"RSA", "2048", 0},
     };
     char detail[SIGNET_DETAIL_MAX] = "";
+    struct policy_profile *p = NULL;
 
-    (void)state;
+    assert_int_equal(load(*state, "keys", good_profile, &p, detail), SIGNET_OK);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         EVP_PKEY *k = key_of(cases[i].type, cases[i].arg);
         unsigned char *der = NULL, *a = NULL, *b = NULL;
@@ -507,6 +514,26 @@ static void test_csr_keys(void **state)
         assert_true(alen > 0);
         assert_int_equal(alen, blen);
         assert_memory_equal(a, b, (size_t)alen);
+        /* blocked as certified, and blocked in its usual form: refused either way */
+        for (int form = 0; form < 2; form++) {
+            unsigned char hh[POLICY_SPKI_HASH];
+            struct policy_eval_opts o = {blocked_cb, hh};
+            struct policy_decision *d = NULL;
+            if (form == 0)
+                SHA256(a, (size_t)alen, hh);
+            else
+                assert_true(policy_spki_sha256(policy_csr_key(c), hh));
+            assert_int_equal(policy_evaluate_ex(p, c, &o, &d, detail), SIGNET_OK);
+            if (strstr(policy_decision_error(d), "blocked-key table") == NULL)
+                fail_msg("case %zu form %d: not blocked: %s", i, form, policy_decision_error(d));
+            policy_decision_free(d);
+        }
+        if (cases[i].compressed) { /* the two forms differ: both are checked */
+            unsigned char h1[POLICY_SPKI_HASH], h2[POLICY_SPKI_HASH];
+            SHA256(a, (size_t)alen, h1);
+            assert_true(policy_spki_sha256(policy_csr_key(c), h2));
+            assert_memory_not_equal(h1, h2, sizeof(h1));
+        }
         OPENSSL_free(a);
         OPENSSL_free(b);
         X509_free(x);
@@ -526,7 +553,7 @@ static void test_csr_keys(void **state)
         hit[2] = 0x01;
         assert_int_equal(policy_csr_parse(der, (size_t)len, &c, detail), SIGNET_E_BADCSR);
         assert_null(c);
-        assert_non_null(strstr(detail, "public key does not parse"));
+        assert_non_null(strstr(detail, "unused bits"));
         OPENSSL_free(der);
         EVP_PKEY_free(k);
     }
@@ -548,6 +575,59 @@ static void test_csr_keys(void **state)
         EVP_PKEY_free(k);
         EVP_PKEY_free(other);
     }
+    /* parameters their RFCs forbid: RSA with a BOOLEAN, Ed25519 with a NULL (self-signed) */
+    for (int t = 0; t < 2; t++) {
+        EVP_PKEY *k = t == 0 ? key_of("RSA", "2048") : key_of("ED25519", NULL);
+        X509_REQ *req = X509_REQ_new();
+        X509_ALGOR *alg = NULL;
+        unsigned char *der = NULL;
+        struct policy_csr *c = NULL;
+        int len;
+        assert_true(X509_REQ_set_pubkey(req, k));
+        assert_true(X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, X509_REQ_get_X509_PUBKEY(req)));
+        if (t == 0)
+            assert_true(
+                X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_BOOLEAN, (void *)1));
+        else
+            assert_true(X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ED25519), V_ASN1_NULL, NULL));
+        assert_true(X509_REQ_sign(req, k, t == 0 ? EVP_sha256() : NULL) > 0);
+        len = i2d_X509_REQ(req, &der);
+        assert_true(len > 0);
+        detail[0] = '\0';
+        assert_int_equal(policy_csr_parse(der, (size_t)len, &c, detail), SIGNET_E_BADCSR);
+        assert_non_null(strstr(detail, t == 0 ? "must be NULL" : "must be absent"));
+        OPENSSL_free(der);
+        X509_REQ_free(req);
+        EVP_PKEY_free(k);
+    }
+    /* RSASSA-PSS with SHA-1 (the default parameters' hash) is a broken hash like SHA-1 */
+    {
+        EVP_PKEY *k = key_of("RSA", "2048");
+        X509_REQ *req = X509_REQ_new();
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        EVP_PKEY_CTX *pc = NULL;
+        unsigned char *der = NULL;
+        struct policy_csr *c = NULL;
+        struct policy_decision *d = NULL;
+        int len;
+        assert_true(X509_REQ_set_pubkey(req, k));
+        assert_true(EVP_DigestSignInit(m, &pc, EVP_sha1(), NULL, k) == 1);
+        assert_true(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1);
+        assert_true(X509_REQ_sign_ctx(req, m) > 0);
+        len = i2d_X509_REQ(req, &der);
+        assert_int_equal(policy_csr_parse(der, (size_t)len, &c, detail), SIGNET_OK);
+        assert_int_equal(policy_evaluate(p, c, &d, detail), SIGNET_OK);
+        assert_false(policy_decision_allowed(d));
+        if (strstr(policy_decision_error(d), "RSASSA-PSS with SHA1") == NULL)
+            fail_msg("PSS with SHA-1: %s", policy_decision_error(d));
+        policy_decision_free(d);
+        policy_csr_free(c);
+        OPENSSL_free(der);
+        EVP_MD_CTX_free(m);
+        X509_REQ_free(req);
+        EVP_PKEY_free(k);
+    }
+    policy_profile_free(p);
 }
 
 /* Evaluates req under p; checks allowed and that the error holds expect. */
@@ -1031,7 +1111,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rsa_quality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_punycode_reload, setup, teardown),
-        cmocka_unit_test(test_csr_keys),
+        cmocka_unit_test_setup_teardown(test_csr_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
