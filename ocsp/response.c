@@ -284,36 +284,6 @@ out:
     return rc;
 }
 
-/* Seconds since the epoch of a GeneralizedTime (0 on error). */
-static int64_t gt_secs(const ASN1_GENERALIZEDTIME *t)
-{
-    struct tm tm;
-
-    return t != NULL && ASN1_TIME_to_tm(t, &tm) ? (int64_t)timegm(&tm) : 0;
-}
-
-int ocsp_response_times(const unsigned char *der, size_t len, int64_t *this_update,
-                        int64_t *next_update, int *status)
-{
-    const unsigned char *p = der;
-    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
-    OCSP_BASICRESP *bs = r ? OCSP_response_get1_basic(r) : NULL;
-    OCSP_SINGLERESP *one = bs && OCSP_resp_count(bs) == 1 ? OCSP_resp_get0(bs, 0) : NULL;
-    ASN1_GENERALIZEDTIME *tu = NULL, *nu = NULL;
-    int ok = 0, reason;
-
-    if (one != NULL) {
-        *status = OCSP_single_get0_status(one, &reason, NULL, &tu, &nu);
-        *this_update = gt_secs(tu);
-        *next_update = gt_secs(nu);
-        ok = *status >= 0 && *this_update > 0 && *next_update > 0;
-    }
-    ERR_clear_error();
-    OCSP_BASICRESP_free(bs);
-    OCSP_RESPONSE_free(r);
-    return ok;
-}
-
 enum ocsp_freshness ocsp_freshness(int64_t now, int64_t this_update, int64_t next_update)
 {
     if (now >= next_update || next_update <= this_update)

@@ -182,7 +182,8 @@ static int ext_attrs_ok(const struct policy_csr *req, int *present)
 /*
  * The requested extensions (an empty list when none are asked for), read as
  * X509_REQ_get_extensions does: the first extension request attribute, PKCS#9 then Microsoft's.
- * NULL when it does not parse.
+ * NULL when it does not parse, and (unlike OpenSSL, which answers an empty list) for an
+ * attribute without a value, which ext_attrs_ok has refused before.
  */
 static STACK_OF(X509_EXTENSION) * csr_extensions(const struct policy_csr *req)
 {
