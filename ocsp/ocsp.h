@@ -146,5 +146,4 @@ enum signet_err ocsp_response_make(const struct ocsp_single *s, X509 *responder,
 enum ocsp_freshness { OCSP_FRESH = 0, OCSP_OVERDUE = 1, OCSP_STALE = 2 };
 enum ocsp_freshness ocsp_freshness(int64_t now, int64_t this_update, int64_t next_update);
 
-
 #endif

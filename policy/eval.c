@@ -65,44 +65,42 @@ void pol_verdict(struct policy_decision *d, enum signet_err err, const char *rul
         free(r->rule), free(r->value), free(r->why), free(r->text);
 }
 
-/* The CSR's own signature: MD2, MD4, MD5 and SHA-1 are refused (collisions, RFC 6151, 9155). */
+/*
+ * The hash an RSASSA-PSS signature stands on (RFC 4055 3.1): its hash parameter or MGF1's,
+ * whichever is SHA-1 (the default of both); NID_undef when the parameters do not parse.
+ */
+static int pss_md(const X509_ALGOR *alg)
+{
+    RSA_PSS_PARAMS *pss =
+        alg->parameter != NULL
+            ? ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter)
+            : NULL;
+    int md = NID_sha1, mgf = NID_sha1;
+
+    if (pss == NULL && alg->parameter != NULL)
+        return NID_undef;
+    if (pss != NULL && pss->hashAlgorithm != NULL)
+        md = OBJ_obj2nid(pss->hashAlgorithm->algorithm);
+    if (pss != NULL && pss->maskHash != NULL)
+        mgf = OBJ_obj2nid(pss->maskHash->algorithm);
+    RSA_PSS_PARAMS_free(pss);
+    return mgf == NID_sha1 ? NID_sha1 : md;
+}
+
+/*
+ * The CSR's own signature: MD2, MD4, MD5 and SHA-1 are refused (collisions, RFC 6151, 9155),
+ * also as the hash of an RSASSA-PSS signature.
+ */
 static void eval_signature(const struct policy_csr *req, struct policy_decision *d)
 {
     int sig = req->sig_nid, md = NID_undef, pk = NID_undef;
     const char *name = OBJ_nid2ln(sig);
+    int known = sig == NID_rsassaPss ? (md = pss_md(req->sig_alg)) != NID_undef
+                                     : OBJ_find_sigid_algs(sig, &md, &pk);
 
-    if (sig == NID_rsassaPss) {
-        /* RFC 4055 3.1: the hash and MGF1's hash are parameters, both SHA-1 when absent */
-        RSA_PSS_PARAMS *pss =
-            req->sig_alg->parameter != NULL
-                ? ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), req->sig_alg->parameter)
-                : NULL;
-        int mgf = NID_sha1;
-        md = NID_sha1;
-        if (pss != NULL && pss->hashAlgorithm != NULL)
-            md = OBJ_obj2nid(pss->hashAlgorithm->algorithm);
-        if (pss != NULL && pss->maskHash != NULL)
-            mgf = OBJ_obj2nid(pss->maskHash->algorithm);
-        if (pss == NULL && req->sig_alg->parameter != NULL)
-            md = NID_undef;
-        else if (md != NID_sha1 && mgf == NID_sha1)
-            md = NID_sha1; /* a broken hash in MGF1 is as bad */
-        RSA_PSS_PARAMS_free(pss);
-        if (md == NID_undef)
-            pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name,
-                        "RSASSA-PSS parameters that do not parse");
-        else if (md == NID_sha1 || md == NID_md5)
-            pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name,
-                        "RSASSA-PSS with %s, a broken hash; sign the CSR with SHA-256 or better",
-                        OBJ_nid2sn(md));
-        else
-            pol_verdict(d, SIGNET_OK, "csr.signature", name, "allowed");
-        ERR_clear_error();
-        return;
-    }
-    if (!OBJ_find_sigid_algs(sig, &md, &pk))
+    if (!known)
         pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name ? name : "unknown",
-                    "an unknown signature algorithm");
+                    "an unknown signature algorithm, or parameters that do not parse");
     else if (md == NID_md2 || md == NID_md4 || md == NID_md5 || md == NID_sha1 || md == NID_mdc2 ||
              md == NID_md5_sha1)
         pol_verdict(d, SIGNET_E_BADCSR, "csr.signature", name,
